@@ -1,0 +1,3 @@
+using PeftEngine;
+
+Console.WriteLine("peft: the command-line tool is not built yet");
