@@ -76,7 +76,8 @@ public sealed unsafe partial class CpuBackend
 
         T* py = Ptr<T>(y), ps = Ptr<T>(src);
         int len = (int)inner;
-        CpuParallel.For(outer * groups, Math.Max(1, m / groups) * inner, (w0, w1) =>
+        long workPerGroup = (m * inner + groups - 1) / groups;  // source elements per group, on average
+        CpuParallel.For(outer * groups, workPerGroup, (w0, w1) =>
         {
             for (long w = w0; w < w1; w++)
             {
