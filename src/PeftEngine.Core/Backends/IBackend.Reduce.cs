@@ -1,7 +1,13 @@
 namespace PeftEngine;
 
 /// <summary>Reductions along one dimension.</summary>
-public enum ReduceOp { Sum, Mean, Max, Min, Prod }
+public enum ReduceOp
+{
+    Sum, Mean, Max, Min, Prod,
+    /// <summary>log Σ exp(x), computed as m + log Σ exp(x - m) with m the maximum (so it does not overflow);
+    /// an empty or all -∞ slice gives -∞, a slice holding +∞ gives +∞.</summary>
+    LogSumExp,
+}
 
 public partial interface IBackend
 {
