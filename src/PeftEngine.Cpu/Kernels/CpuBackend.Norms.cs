@@ -136,7 +136,7 @@ public sealed unsafe partial class CpuBackend
             CpuParallel.For(blocks, blockRows * n * 8, (b0, b1) =>
             {
                 var xhat = ArrayPool<T>.Shared.Rent(n);
-                var scaled = ArrayPool<T>.Shared.Rent(n);
+                var weighted = ArrayPool<T>.Shared.Rent(n);   // dy w
                 try
                 {
                     for (long blk = b0; blk < b1; blk++)
@@ -147,13 +147,13 @@ public sealed unsafe partial class CpuBackend
                         dbB.Clear();
                         long end = Math.Min(rows, (blk + 1) * blockRows);
                         for (long r = blk * blockRows; r < end; r++)
-                            NormBackwardRow(r, n, count, px, pm, prs, pw, pg, pdx, xhat.AsSpan(0, n), scaled.AsSpan(0, n), dwB, dbB);
+                            NormBackwardRow(r, n, count, px, pm, prs, pw, pg, pdx, xhat.AsSpan(0, n), weighted.AsSpan(0, n), dwB, dbB);
                     }
                 }
                 finally
                 {
                     ArrayPool<T>.Shared.Return(xhat);
-                    ArrayPool<T>.Shared.Return(scaled);
+                    ArrayPool<T>.Shared.Return(weighted);
                 }
             });
             if (partW is not null) SumBlocks(partW, blocks, n, Span<T>(dweight!));
