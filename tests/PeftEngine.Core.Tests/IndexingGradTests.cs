@@ -153,7 +153,7 @@ public class IndexingGradTests
         using var m = Mask([3], 1, 0, 1);
         using var y = Ops.MaskedFill(x, m, -5);
         Assert.Equal(new double[] { -5, 1, -5, -5, 4, -5 }, y.ToArray<double>());
-        using var causal = Ops.CausalMask(3);
+        using var causal = Ops.FutureMask(3);
         using var s = Iota(3, 3);
         using var hidden = Ops.MaskedFill(s, causal, double.NegativeInfinity);
         double inf = double.NegativeInfinity;
@@ -282,7 +282,7 @@ public class IndexingGradTests
         using var mask = Ops.TrilMask(3, 3);
         Assert.Equal(DType.U8, mask.DType);
         Assert.Equal(new byte[] { 1, 0, 0, 1, 1, 0, 1, 1, 1 }, mask.ToArray<byte>());
-        using var causal = Ops.CausalMask(3);
+        using var causal = Ops.FutureMask(3);
         Assert.Equal(new byte[] { 0, 1, 1, 0, 0, 1, 0, 0, 0 }, causal.ToArray<byte>());
         Assert.Throws<ArgumentException>(() => Ops.Tril(Iota(3)));
     }

@@ -75,9 +75,10 @@ public static partial class Ops
     }
 
     /// <summary>The U8 (size, size) mask of what causal attention must hide: 1 where the key comes after the
-    /// query (column &gt; row), 0 elsewhere. Use it as <c>MaskedFill(scores, CausalMask(T), double.NegativeInfinity)</c>.</summary>
+    /// query (column &gt; row), 0 elsewhere. Use it as <c>MaskedFill(scores, FutureMask(T), double.NegativeInfinity)</c>;
+    /// <see cref="CausalMask"/> gives the same mask in additive form.</summary>
     /// <remarks>PyTorch: torch.triu(torch.ones(T, T, dtype=torch.bool), diagonal=1).</remarks>
-    public static Tensor CausalMask(int size, Device? device = null)
+    public static Tensor FutureMask(int size, Device? device = null)
     {
         using var ones = Tensor.Ones(new Shape(size, size), DType.U8, device);
         return Triu(ones, 1);

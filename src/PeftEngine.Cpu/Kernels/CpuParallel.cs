@@ -19,22 +19,31 @@ public static class CpuParallel
     /// <summary>Work below this many element-operations runs on the calling thread.</summary>
     public const long MinParallelWork = 1 << 15;
 
+    /// <summary>The most chunks one loop is cut into.</summary>
+    public const long MaxChunks = 1024;
+
     /// <summary>Runs body(start, end) over [0, count) in chunks; <paramref name="workPerItem"/> estimates the
     /// cost of one item in element-operations and decides whether threads are worth it.</summary>
     public static void For(long count, long workPerItem, Action<long, long> body)
     {
         if (count <= 0) return;
         long totalWork = count * Math.Max(1, workPerItem);
-        if (_threads == 1 || totalWork < MinParallelWork || count == 1)
+        if (totalWork < MinParallelWork || count == 1)
         {
             body(0, count);
             return;
         }
-        // Aim for several chunks per thread so uneven chunks balance out.
-        long chunks = Math.Min(count, Math.Max(_threads * 4, totalWork / (MinParallelWork * 4)));
+        // The chunk count depends on the amount of work alone (never on the thread count): about
+        // MinParallelWork element-operations per chunk, at most MaxChunks chunks.
+        long chunks = Math.Clamp(totalWork / MinParallelWork, 2, MaxChunks);
         chunks = Math.Min(chunks, count);
         long chunkSize = (count + chunks - 1) / chunks;
         long nChunks = (count + chunkSize - 1) / chunkSize;
+        if (_threads == 1)
+        {
+            for (long c = 0; c < nChunks; c++) body(c * chunkSize, Math.Min(count, (c + 1) * chunkSize));
+            return;
+        }
         Parallel.For(0, nChunks, new ParallelOptions { MaxDegreeOfParallelism = _threads }, c =>
         {
             long start = c * chunkSize;

@@ -45,7 +45,7 @@ public static partial class Ops
             using var sum = Sum(powered, axes, keepDim: true);
             kept = p == 2 ? UnaryForward(UnaryOp.Sqrt, sum) : UnaryForward(UnaryOp.PowScalar, sum, 1.0 / p);
         }
-        var node = Graph.IsRecording(x) ? new NormNode(x, kept, p) : null;
+        var node = Graph.IsRecording(x) ? new VectorNormNode(x, kept, p) : null;
         var y = DropKeptDims(kept, x.Shape, axes, keepDim);
         if (node is not null) Graph.Attach(y, node, x);
         return y;
@@ -75,13 +75,13 @@ public static partial class Ops
         using (cur) return Reshape(cur, DropDims(x.Shape, axes));
     }
 
-    private sealed class NormNode : GradNode
+    private sealed class VectorNormNode : GradNode
     {
         private readonly SavedTensor _x, _norm;
         private readonly double _p;
 
         /// <param name="norm">The result with the reduced dimensions kept as size 1.</param>
-        public NormNode(Tensor x, Tensor norm, double p)
+        public VectorNormNode(Tensor x, Tensor norm, double p)
         {
             _x = Save(x);
             _norm = Save(norm);

@@ -39,7 +39,7 @@ public static partial class Ops
         x.Backend.LayerNorm(x2, w, b, eps, y, mean, rstd);
         var result = ReshapeNoGrad(y.Alias(), x.Shape.ToArray());
         if (Graph.IsRecording(x, weight, bias))
-            Graph.Attach(result, new NormNode(x, weight, bias, x2, w, mean, rstd), x, weight, bias);
+            Graph.Attach(result, new NormalizationNode(x, weight, bias, x2, w, mean, rstd), x, weight, bias);
         return result;
     }
 
@@ -61,7 +61,7 @@ public static partial class Ops
         x.Backend.RmsNorm(x2, w, eps, y, rstd);
         var result = ReshapeNoGrad(y.Alias(), x.Shape.ToArray());
         if (Graph.IsRecording([x, weight]))
-            Graph.Attach(result, new NormNode(x, weight, null, x2, w, null, rstd), x, weight);
+            Graph.Attach(result, new NormalizationNode(x, weight, null, x2, w, null, rstd), x, weight);
         return result;
     }
 
@@ -93,14 +93,14 @@ public static partial class Ops
     }
 
     /// <summary>Backward of LayerNorm (mean saved) and RmsNorm (mean null). Inputs: x, weight, bias.</summary>
-    private sealed class NormNode : GradNode
+    private sealed class NormalizationNode : GradNode
     {
         private readonly SavedTensor _x2, _rstd;                 // x as (rows, n); 1/sqrt(var + eps) per row
         private readonly SavedTensor? _w, _mean;                 // weight as (n); mean per row (LayerNorm only)
         private readonly Shape _xShape;
         private readonly Shape? _wShape, _bShape;
 
-        public NormNode(Tensor x, Tensor? weight, Tensor? bias, Tensor x2, Tensor? w, Tensor? mean, Tensor rstd)
+        public NormalizationNode(Tensor x, Tensor? weight, Tensor? bias, Tensor x2, Tensor? w, Tensor? mean, Tensor rstd)
         {
             _x2 = Save(x2);
             _rstd = Save(rstd);
