@@ -57,8 +57,8 @@ public static class RandomSampling
     public static (double Z0, double Z1) BoxMuller(double u1, double u2)
     {
         double r = Math.Sqrt(-2.0 * Math.Log(u1));
-        double theta = 2.0 * Math.PI * u2;
-        return (r * Math.Cos(theta), r * Math.Sin(theta));
+        var (sin, cos) = Math.SinCos(2.0 * Math.PI * u2);
+        return (r * cos, r * sin);
     }
 
     /// <summary>The normal pair of an f32 fill from its two words: u1 = 1 − unit24(w0), u2 = unit24(w1).</summary>
