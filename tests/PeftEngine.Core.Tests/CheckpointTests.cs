@@ -141,5 +141,9 @@ public class CheckpointTests
             using var y = Checkpoint.Run(a => a[0] * 2.0, x);
             Assert.Null(y.GradFn);
         }
+        // A block that hands its input back still gives the caller a tensor of its own.
+        using var same = Checkpoint.Run(a => a[0], x);
+        Assert.NotSame(x, same);
+        Assert.Equal(x.ToArray<double>(), same.ToArray<double>());
     }
 }

@@ -16,7 +16,9 @@ namespace PeftEngine;
 /// Parameters the block captures get their gradients during the recompute's backward, accumulated straight into
 /// their <see cref="Tensor.Grad"/>. Because those parameters cannot be seen without running the block with
 /// recording on, the output is treated as requiring grad whenever grad mode is on. The block must be
-/// deterministic apart from the preserved generators, and must not change its inputs in place.
+/// deterministic apart from the preserved generators, and must not change its inputs in place. A preserved
+/// generator is rewound for the duration of the recompute, so other threads should not draw from it while
+/// backward runs.
 /// </remarks>
 public static class Checkpoint
 {
@@ -29,14 +31,16 @@ public static class Checkpoint
     public static Tensor Run(Func<Tensor[], Tensor> block, Generator[] preserveRng, params Tensor[] inputs)
     {
         foreach (var x in inputs) x.ThrowIfDisposed("checkpoint input");
-        if (!GradMode.IsEnabled) return block(inputs); // nothing will be recorded: a plain call
+        if (!GradMode.IsEnabled) return Own(block(inputs), inputs); // nothing will be recorded: a plain call
         var states = preserveRng.Select(g => g.GetState()).ToArray();
         Tensor y;
-        using (GradMode.Disable()) y = block(inputs);
-        if (inputs.Any(x => ReferenceEquals(x, y))) y = y.Alias(); // the block handed an input back: give the caller its own tensor
+        using (GradMode.Disable()) y = Own(block(inputs), inputs);
         if (!y.DType.IsFloat()) return y;
         return Graph.Attach(y, new CheckpointNode(block, inputs, preserveRng, states, y.Shape), inputs);
     }
+
+    /// <summary>The block's result as a tensor the caller owns: an alias if the block handed back one of its inputs.</summary>
+    private static Tensor Own(Tensor y, Tensor[] inputs) => inputs.Any(x => ReferenceEquals(x, y)) ? y.Alias() : y;
 
     private sealed class CheckpointNode : GradNode
     {
