@@ -11,8 +11,12 @@ namespace PeftEngine;
 /// </remarks>
 public sealed partial class Tensor : IDisposable
 {
+    private static long _liveCount;
     private readonly long[] _strides;
     private int _disposed;
+
+    /// <summary>Tensors created and not yet disposed, on all threads: a leak check for tests and diagnostics.</summary>
+    public static long LiveCount => Interlocked.Read(ref _liveCount);
 
     /// <summary>Wraps a view over <paramref name="storage"/>. Takes a new reference to the storage.</summary>
     public Tensor(Storage storage, Shape shape, long[] strides, long offset, DType dtype)
@@ -25,6 +29,7 @@ public sealed partial class Tensor : IDisposable
         _strides = strides;
         Offset = offset;
         DType = dtype;
+        Interlocked.Increment(ref _liveCount);
         TensorScope.Register(this);
     }
 
@@ -92,6 +97,7 @@ public sealed partial class Tensor : IDisposable
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        Interlocked.Decrement(ref _liveCount);
         Storage.Release();
     }
 
