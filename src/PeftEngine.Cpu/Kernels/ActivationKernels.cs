@@ -53,15 +53,14 @@ internal static class ActivationKernels
     {
         public Vector<float> Invoke(Vector<float> x)
         {
-            var r = ErfPair(Vector.Abs(x)).Erf;
-            return Vector.CopySign(r, x);
+            return Vector.CopySign(ErfNonNegative(Vector.Abs(x)), x);
         }
     }
 
     /// <summary>gelu(x) = x Φ(x) in single precision, Φ(x) = ½ erfc(−x/√2).</summary>
     public readonly struct GeluErfF32 : IVectorOp1<float>
     {
-        public Vector<float> Invoke(Vector<float> x) => x * NormalCdf(x);
+        public Vector<float> Invoke(Vector<float> x) => x * NormalCdf(x, ExpMinusHalfSquare(x));
     }
 
     // ---- backward: (x, dy) -> dx ----
@@ -137,8 +136,9 @@ internal static class ActivationKernels
     {
         public Vector<float> Invoke(Vector<float> x, Vector<float> dy)
         {
-            var pdf = new Vector<float>((float)OneOverSqrtTwoPi) * Vector.Exp(new Vector<float>(-0.5f) * x * x);
-            return dy * (NormalCdf(x) + x * pdf);
+            var e = ExpMinusHalfSquare(x);   // shared by Φ and φ
+            var pdf = new Vector<float>((float)OneOverSqrtTwoPi) * e;
+            return dy * (NormalCdf(x, e) + x * pdf);
         }
     }
 
@@ -198,12 +198,15 @@ internal static class ActivationKernels
     private static Vector<T> Inner<T>(Vector<T> x) where T : unmanaged, IFloatingPointIeee754<T> =>
         Splat<T>(SqrtTwoOverPi) * (x + Splat<T>(GeluTanhCubic) * x * x * x);
 
-    /// <summary>Φ(x) = ½ erfc(−x/√2) in single precision, from erfc on both sides so that Φ of a very negative x
-    /// keeps its relative accuracy: Φ = 1 − ½ erfc(z) for x ≥ 0 and ½ erfc(z) for x &lt; 0, z = |x|/√2.</summary>
-    private static Vector<float> NormalCdf(Vector<float> x)
+    /// <summary>Φ(x) = ½ erfc(−x/√2) in single precision, from the scaled erfc and e^(−x²/2) (passed in, since
+    /// the derivative needs it too): Φ(−|x|) = ½ e^(−x²/2) t·Q(t) at z = |x|/√2, and Φ(|x|) = 1 − Φ(−|x|). Both
+    /// tails keep their relative accuracy.</summary>
+    private static Vector<float> NormalCdf(Vector<float> x, Vector<float> expMinusHalfSquare)
     {
-        var half = new Vector<float>(0.5f);
-        var erfc = ErfPair(Vector.Abs(x) * new Vector<float>(SqrtHalf)).Erfc;
-        return Vector.ConditionalSelect(Vector.GreaterThanOrEqual(x, Vector<float>.Zero), Vector<float>.One - half * erfc, half * erfc);
+        var lower = new Vector<float>(0.5f) * ErfcScaled(Vector.Abs(x) * new Vector<float>(SqrtHalf)) * expMinusHalfSquare;
+        return Vector.ConditionalSelect(Vector.GreaterThanOrEqual(x, Vector<float>.Zero), Vector<float>.One - lower, lower);
     }
+
+    /// <summary>e^(−x²/2).</summary>
+    private static Vector<float> ExpMinusHalfSquare(Vector<float> x) => Vector.Exp(new Vector<float>(-0.5f) * x * x);
 }

@@ -48,6 +48,9 @@ internal static unsafe class BinaryKernels
         }
     }
 
+    /// <summary>A rough cost of one element in element-operations, for the threading threshold.</summary>
+    public static long Cost(BinaryOp op) => op == BinaryOp.Pow ? 20 : 1;
+
     /// <summary>
     /// da = dy * ∂y/∂a and db = dy * ∂y/∂b over one row of contiguous spans (either output may be empty when not
     /// needed). <paramref name="tmp"/> is scratch space of the row's length.

@@ -45,9 +45,6 @@ public sealed unsafe partial class CpuBackend
         }
     }
 
-    /// <summary>Rough cost of one element of an elementwise op, in element-operations, for the threading threshold.</summary>
-    private const long ElementwiseCost = 4;
-
     private static void UnaryRows<T>(UnaryOp op, Tensor x, Tensor y, double alpha, double beta)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -56,7 +53,7 @@ public sealed unsafe partial class CpuBackend
         long sy = plan.InnerStrides[0], sx = plan.InnerStrides[1];
         T a = T.CreateTruncating(alpha), b = T.CreateTruncating(beta);
         var segments = new RowSegments(plan);
-        CpuParallel.For(segments.Count, segments.MaxLength * ElementwiseCost, (s0, s1) =>
+        CpuParallel.For(segments.Count, segments.MaxLength * UnaryKernels.Cost(op), (s0, s1) =>
         {
             T[]? buffer = sy == 1 && sx == 1 ? null : ArrayPool<T>.Shared.Rent(segments.MaxLength);
             for (long s = s0; s < s1; s++)
@@ -86,7 +83,7 @@ public sealed unsafe partial class CpuBackend
         long n = xc.Numel;
         const int chunk = RowSegments.Length;
         T a = T.CreateTruncating(alpha), b = T.CreateTruncating(beta);
-        CpuParallel.For((n + chunk - 1) / chunk, chunk * ElementwiseCost, (c0, c1) =>
+        CpuParallel.For((n + chunk - 1) / chunk, chunk * UnaryKernels.Cost(op), (c0, c1) =>
         {
             for (long c = c0; c < c1; c++)
             {
@@ -105,7 +102,7 @@ public sealed unsafe partial class CpuBackend
         long sy = plan.InnerStrides[0], sa = plan.InnerStrides[1], sb = plan.InnerStrides[2];
         bool direct = sy == 1 && sa is 0 or 1 && sb is 0 or 1;
         var segments = new RowSegments(plan);
-        CpuParallel.For(segments.Count, segments.MaxLength * ElementwiseCost, (s0, s1) =>
+        CpuParallel.For(segments.Count, segments.MaxLength * BinaryKernels.Cost(op), (s0, s1) =>
         {
             T[]? bufA = null, bufB = null, bufY = null;
             for (long s = s0; s < s1; s++)
@@ -140,7 +137,7 @@ public sealed unsafe partial class CpuBackend
         T* pda = da is null ? null : Ptr<T>(da), pdb = db is null ? null : Ptr<T>(db);
         long sa = plan.InnerStrides[1], sb = plan.InnerStrides[2];
         var segments = new RowSegments(plan);
-        CpuParallel.For(segments.Count, segments.MaxLength * ElementwiseCost * 2, (s0, s1) =>
+        CpuParallel.For(segments.Count, segments.MaxLength * BinaryKernels.Cost(op) * 2, (s0, s1) =>
         {
             var pool = ArrayPool<T>.Shared;
             T[] bufA = pool.Rent(segments.MaxLength), bufB = pool.Rent(segments.MaxLength), tmp = pool.Rent(segments.MaxLength);

@@ -114,6 +114,17 @@ internal static class UnaryKernels
         }
     }
 
+    /// <summary>A rough cost of one element in element-operations (an add is 1), used only to decide whether a
+    /// tensor is big enough to be worth several threads.</summary>
+    public static long Cost(UnaryOp op) => op switch
+    {
+        UnaryOp.Neg or UnaryOp.Abs or UnaryOp.Sign or UnaryOp.Square or UnaryOp.Relu or UnaryOp.LeakyRelu
+            or UnaryOp.Clamp or UnaryOp.AddScalar or UnaryOp.MulScalar => 1,
+        UnaryOp.Sqrt or UnaryOp.Rsqrt or UnaryOp.Reciprocal => 2,
+        UnaryOp.Erf or UnaryOp.GeluErf or UnaryOp.PowScalar => 20,
+        _ => 8,
+    };
+
     /// <summary>y = x^p, with the common exponents done without a general power.</summary>
     private static void PowScalar<T>(ReadOnlySpan<T> x, T p, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>
     {

@@ -137,17 +137,22 @@ internal static class VectorMath
         return Vector.ConditionalSelect(Vector.GreaterThan(x, Vector<T>.Zero), Vector<T>.One, neg);
     }
 
-    /// <summary>erf(z) and erfc(z) for z ≥ 0 in single precision, from the polynomial forms of
-    /// <see cref="SpecialFunctions"/>: z·S(z²) below 1, t·e^(−z² + P(t)) with t = 1/(1 + z/2) above. Both
-    /// forms are computed for every lane and the right one is selected.</summary>
-    public static (Vector<float> Erf, Vector<float> Erfc) ErfPair(Vector<float> z)
+    /// <summary>erf(z) for z ≥ 0 in single precision: z·S(z²) below 1, 1 − e^(−z²)·t·Q(t) above (both are
+    /// computed for every lane and the right one is selected; see <see cref="SpecialFunctions"/>).</summary>
+    public static Vector<float> ErfNonNegative(Vector<float> z)
+    {
+        var small = z * Horner(SpecialFunctions.ErfSmallCoefficients, z * z);
+        var large = Vector<float>.One - ErfcScaled(z) * Vector.Exp(-(z * z));
+        return Vector.ConditionalSelect(Vector.LessThan(z, new Vector<float>(SpecialFunctions.ErfSmallLimit)), small, large);
+    }
+
+    /// <summary>e^(z²) erfc(z) for z ≥ 0 in single precision, as t·Q(t) with t = 1/(1 + 0.4z). Multiplying by
+    /// e^(−z²) gives erfc(z) with full relative accuracy, also in the far tail.</summary>
+    public static Vector<float> ErfcScaled(Vector<float> z)
     {
         var one = Vector<float>.One;
-        var small = z * Horner(SpecialFunctions.ErfSmallCoefficients, z * z);
-        var t = one / (one + new Vector<float>(0.5f) * Vector.Min(z, new Vector<float>(SpecialFunctions.ErfcLargeClamp)));
-        var large = t * Vector.Exp(Horner(SpecialFunctions.ErfcLargeCoefficients, t) - z * z);
-        var isSmall = Vector.LessThan(z, new Vector<float>(SpecialFunctions.ErfSmallLimit));
-        return (Vector.ConditionalSelect(isSmall, small, one - large), Vector.ConditionalSelect(isSmall, one - small, large));
+        var t = one / (one + new Vector<float>(SpecialFunctions.ErfcScaledP) * Vector.Min(z, new Vector<float>(SpecialFunctions.ErfcClamp)));
+        return t * Horner(SpecialFunctions.ErfcScaledCoefficients, t);
     }
 
     /// <summary>c[0] xⁿ + c[1] xⁿ⁻¹ + ... + c[n] by Horner's rule.</summary>
