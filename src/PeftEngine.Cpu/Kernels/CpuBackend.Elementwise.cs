@@ -146,8 +146,8 @@ public sealed unsafe partial class CpuBackend
                 var (row, start, len) = segments[s];
                 long g = plan.Offset(0, row) + start;             // element index in dy's storage
                 long o = g - dy.Offset;                            // ... and in da's and db's
-                var ra = Contiguous(pa + plan.Offset(1, row) + start * sa, sa, len, bufA);
-                var rb = Contiguous(pb + plan.Offset(2, row) + start * sb, sb, len, bufB);
+                var ra = RowSpan(pa + plan.Offset(1, row) + start * sa, sa, len, bufA);
+                var rb = RowSpan(pb + plan.Offset(2, row) + start * sb, sb, len, bufB);
                 BinaryKernels.Backward(op, ra, rb, new ReadOnlySpan<T>(pg + g, len),
                     pda == null ? default : new Span<T>(pda + o, len),
                     pdb == null ? default : new Span<T>(pdb + o, len),
@@ -161,7 +161,7 @@ public sealed unsafe partial class CpuBackend
 
     /// <summary>The len elements at p with the given stride as a contiguous span: p itself when the stride is 1,
     /// else a copy in <paramref name="buffer"/> (stride 0 repeats one value).</summary>
-    private static ReadOnlySpan<T> Contiguous<T>(T* p, long stride, int len, T[] buffer) where T : unmanaged
+    private static ReadOnlySpan<T> RowSpan<T>(T* p, long stride, int len, T[] buffer) where T : unmanaged
     {
         if (stride == 1 || len == 1) return new ReadOnlySpan<T>(p, len);
         var span = buffer.AsSpan(0, len);

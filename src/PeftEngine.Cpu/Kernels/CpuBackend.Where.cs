@@ -46,9 +46,9 @@ public sealed unsafe partial class CpuBackend
             for (long s = s0; s < s1; s++)
             {
                 var (row, start, len) = segments[s];
-                var c = Contiguous(pc + plan.Offset(1, row) + start * sc, sc, len, bufC);
-                var ra = Contiguous(pa + plan.Offset(2, row) + start * sa, sa, len, bufA);
-                var rb = Contiguous(pb + plan.Offset(3, row) + start * sb, sb, len, bufB);
+                var c = RowSpan(pc + plan.Offset(1, row) + start * sc, sc, len, bufC);
+                var ra = RowSpan(pa + plan.Offset(2, row) + start * sa, sa, len, bufA);
+                var rb = RowSpan(pb + plan.Offset(3, row) + start * sb, sb, len, bufB);
                 SelectKernels.Where(c, ra, rb, new Span<T>(py + plan.Offset(0, row) + start, len));
             }
             ArrayPool<byte>.Shared.Return(bufC);
@@ -70,8 +70,8 @@ public sealed unsafe partial class CpuBackend
             for (long s = s0; s < s1; s++)
             {
                 var (row, start, len) = segments[s];
-                var ra = Contiguous(pa + plan.Offset(1, row) + start * sa, sa, len, bufA);
-                var rb = Contiguous(pb + plan.Offset(2, row) + start * sb, sb, len, bufB);
+                var ra = RowSpan(pa + plan.Offset(1, row) + start * sa, sa, len, bufA);
+                var rb = RowSpan(pb + plan.Offset(2, row) + start * sb, sb, len, bufB);
                 SelectKernels.Compare(op, ra, rb, new Span<byte>(py + plan.Offset(0, row) + start, len));
             }
             ArrayPool<T>.Shared.Return(bufA);

@@ -24,8 +24,8 @@ internal interface IVectorOp3<T> where T : unmanaged, IFloatingPointIeee754<T>
 
 /// <summary>
 /// SIMD building blocks for the elementwise kernels, written once over <see cref="Vector{T}"/> for float and
-/// double. The vector width is the one the runtime picks for the machine (256 bits with AVX2, 512 when the
-/// runtime is told to prefer AVX-512, 128 with SSE or NEON).
+/// double. The vector width is the one the runtime picks for the machine at start-up: 256 bits with AVX2 (also on
+/// AVX-512 machines unless DOTNET_MaxVectorTBitWidth=512 is set), 128 with SSE or NEON.
 /// </summary>
 internal static class VectorMath
 {
