@@ -37,6 +37,7 @@ public sealed unsafe partial class CpuBackend
 
     public void BinaryBackward(BinaryOp op, Tensor a, Tensor b, Tensor dy, Tensor? da, Tensor? db)
     {
+        RequireContiguous($"BinaryBackward {op}", dy, da, db);
         switch (a.DType)
         {
             case DType.F32: BinaryBackwardRows<float>(op, a, b, dy, da, db); break;
@@ -157,6 +158,14 @@ public sealed unsafe partial class CpuBackend
             pool.Return(bufB);
             pool.Return(tmp);
         });
+    }
+
+    /// <summary>Throws unless every given tensor is contiguous, as the kernel's contract requires.</summary>
+    private static void RequireContiguous(string kernel, params Tensor?[] tensors)
+    {
+        foreach (var t in tensors)
+            if (t is not null && !t.IsContiguous)
+                throw new ArgumentException($"{kernel}: expected a contiguous tensor, got {t.Shape} with strides ({string.Join(", ", t.StridesArray())})");
     }
 
     /// <summary>The len elements at p with the given stride as a contiguous span: p itself when the stride is 1,

@@ -8,6 +8,7 @@ public sealed unsafe partial class CpuBackend
     public void Where(Tensor cond, Tensor a, Tensor b, Tensor y)
     {
         if (cond.DType != DType.U8) throw Unsupported("Where condition", cond.DType);
+        RequireContiguous("Where", y);
         switch (a.DType.SizeOf())
         {
             case 1: WhereRows<byte>(cond, a, b, y); break;
@@ -20,6 +21,7 @@ public sealed unsafe partial class CpuBackend
 
     public void Compare(CompareOp op, Tensor a, Tensor b, Tensor y)
     {
+        RequireContiguous($"Compare {op}", y);
         switch (a.DType)
         {
             case DType.F32: CompareRows<float>(op, a, b, y); break;
