@@ -35,4 +35,9 @@ public partial interface IBackend
     /// <summary>y = a ∘ b. a and b are views already expanded to y's shape (stride 0 where broadcast);
     /// y may be the same tensor as a (in place).</summary>
     void Binary(BinaryOp op, Tensor a, Tensor b, Tensor y);
+
+    /// <summary>The backward of <see cref="Binary"/>: da = dy * ∂y/∂a and db = dy * ∂y/∂b. a and b are views
+    /// expanded to dy's shape (stride 0 where broadcast); dy is contiguous; da and db are contiguous tensors of
+    /// dy's shape (the op sums them down to the inputs' shapes), or null when that gradient is not needed.</summary>
+    void BinaryBackward(BinaryOp op, Tensor a, Tensor b, Tensor dy, Tensor? da, Tensor? db);
 }

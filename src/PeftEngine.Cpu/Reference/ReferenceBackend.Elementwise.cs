@@ -27,4 +27,20 @@ public sealed partial class ReferenceBackend
         for (long i = 0; i < yy.Length; i++)
             WriteDouble(y, yy[i], ScalarMath.Binary(op, ReadAsDouble(a, aa[i]), ReadAsDouble(b, bb[i])));
     }
+
+    public void BinaryBackward(BinaryOp op, Tensor a, Tensor b, Tensor dy, Tensor? da, Tensor? db)
+    {
+        var aa = ElementOffsets(a).ToArray();
+        var bb = ElementOffsets(b).ToArray();
+        var gg = ElementOffsets(dy).ToArray();
+        var outA = da is null ? null : ElementOffsets(da).ToArray();
+        var outB = db is null ? null : ElementOffsets(db).ToArray();
+        for (long i = 0; i < gg.Length; i++)
+        {
+            var (dA, dB) = ScalarMath.BinaryDerivatives(op, ReadAsDouble(a, aa[i]), ReadAsDouble(b, bb[i]));
+            double g = ReadAsDouble(dy, gg[i]);
+            if (outA is not null) WriteDouble(da!, outA[i], g * dA);
+            if (outB is not null) WriteDouble(db!, outB[i], g * dB);
+        }
+    }
 }
