@@ -1,0 +1,86 @@
+namespace PeftEngine;
+
+/// <summary>
+/// The affine map of a fully connected layer, y = x · Wᵀ + b, as one op: the GEMM reads W (out, in) through
+/// its transpose flag, and the bias is written into y first so the GEMM adds the product to it (beta = 1).
+/// </summary>
+/// <remarks>
+/// Backward, with x flattened to X (N, in) and dy to G (N, out):
+/// dX = G · W (N, in); dW = Gᵀ · X (out, in), one GEMM whose shared dimension runs over all N rows of the
+/// batch; db = Σ_rows G. A frozen W saves no X and computes no dW; an x that needs no gradient saves no W.
+/// </remarks>
+public static partial class Ops
+{
+    /// <summary>y = x · wᵀ + bias for x of shape (..., in), w of shape (out, in) and bias (out); y is (..., out).</summary>
+    /// <remarks>PyTorch: torch.nn.functional.linear(x, w, bias).</remarks>
+    public static Tensor Linear(Tensor x, Tensor w, Tensor? bias = null)
+    {
+        CheckBinary(x, w, "Linear");
+        if (w.Rank != 2)
+            throw new ArgumentException($"Linear: the weight must be 2-D (out, in), got {w.Shape}");
+        int outF = w.Shape[0], inF = w.Shape[1];
+        if (x.Rank == 0 || x.Shape[-1] != inF)
+            throw new ArgumentException($"Linear: input {x.Shape} must end in {inF} features to match the weight {w.Shape}");
+        if (bias is not null)
+        {
+            CheckBinary(x, bias, "Linear bias");
+            if (bias.Rank != 1 || bias.Shape[0] != outF)
+                throw new ArgumentException($"Linear: bias must have shape ({outF},) to match the weight {w.Shape}, got {bias.Shape}");
+        }
+        var outDims = x.Shape.ToArray();
+        outDims[^1] = outF;
+        var y = Tensor.Empty(Shape.Wrap(outDims), x.DType, x.Device);
+        using (GradMode.Disable())
+        {
+            using var x2 = Reshape(x, -1, inF);  // (..., in) -> (N, in)
+            using var y2 = Reshape(y, -1, outF); // (..., out) -> (N, out)
+            if (bias is not null)
+            {
+                using var rows = Expand(bias, y2.Shape.ToArray()); // (out) -> (N, out), stride 0 over rows
+                y.Backend.Copy(rows, y2);
+            }
+            GemmNoGrad(x2, w, y2, transB: true, beta: bias is null ? 0 : 1);
+        }
+        if (Graph.IsRecording(x, w, bias))
+            Graph.Attach(y, new LinearNode(x.Shape, w.RequiresGrad ? x : null, x.RequiresGrad ? w : null), x, w, bias);
+        return y;
+    }
+
+    private sealed class LinearNode : GradNode
+    {
+        private readonly Shape _xShape;
+        private readonly SavedTensor? _x, _w;
+
+        /// <param name="xShape">The input's shape.</param>
+        /// <param name="xForGradW">x, saved only when w needs a gradient.</param>
+        /// <param name="wForGradX">w, saved only when x needs a gradient.</param>
+        public LinearNode(Shape xShape, Tensor? xForGradW, Tensor? wForGradX)
+        {
+            _xShape = xShape;
+            if (xForGradW is not null) _x = Save(xForGradW);
+            if (wForGradX is not null) _w = Save(wForGradX);
+        }
+
+        public override Tensor?[] Backward(Tensor g)
+        {
+            int outF = g.Shape[-1];
+            using var g2 = Reshape(g, -1, outF); // (..., out) -> (N, out)
+            Tensor? dx = null, dw = null, db = null;
+            if (NeedsGrad(0))
+            {
+                var w = _w!.Value;
+                using var dx2 = Tensor.Empty(Shape.Wrap([g2.Shape[0], w.Shape[1]]), g.DType, g.Device);
+                GemmNoGrad(g2, w, dx2); // dX = G · W
+                dx = Reshape(dx2, _xShape.ToArray());
+            }
+            if (NeedsGrad(1))
+            {
+                using var x2 = Reshape(_x!.Value, -1, _xShape[-1]);
+                dw = Tensor.Empty(Shape.Wrap([outF, _xShape[-1]]), g.DType, g.Device);
+                GemmNoGrad(g2, x2, dw, transA: true); // dW = Gᵀ · X
+            }
+            if (NeedsGrad(2)) db = Sum(g2, 0); // db = Σ_rows G
+            return [dx, dw, db];
+        }
+    }
+}

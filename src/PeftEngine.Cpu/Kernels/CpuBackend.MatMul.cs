@@ -1,0 +1,56 @@
+namespace PeftEngine.Cpu;
+
+public sealed unsafe partial class CpuBackend
+{
+    public void Gemm(Tensor a, Tensor b, Tensor c, bool transA, bool transB, double alpha = 1, double beta = 0)
+    {
+        GemmShape.Check(a, b, c, transA, transB);
+        switch (c.DType)
+        {
+            case DType.F32: Gemm<float>.Run(GemmShape.Args<float>(a, b, c, transA, transB, (float)alpha, (float)beta)); break;
+            case DType.F64: Gemm<double>.Run(GemmShape.Args(a, b, c, transA, transB, alpha, beta)); break;
+            default: throw Unsupported("Gemm", c.DType);
+        }
+    }
+}
+
+/// <summary>Checks the tensors of a <see cref="IBackend.Gemm"/> call and turns them into pointers and strides.</summary>
+internal static unsafe class GemmShape
+{
+    /// <summary>Throws unless a, b, c are 3-D with matching (batch, m, k, n), one compute dtype, and c contiguous.</summary>
+    public static (int Batch, int M, int N, int K) Check(Tensor a, Tensor b, Tensor c, bool transA, bool transB)
+    {
+        if (a.Rank != 3 || b.Rank != 3 || c.Rank != 3)
+            throw new ArgumentException($"Gemm: expected 3-D (batch, rows, cols) tensors, got a {a.Shape}, b {b.Shape}, c {c.Shape}");
+        if (a.DType != c.DType || b.DType != c.DType || !c.DType.IsCompute())
+            throw new ArgumentException($"Gemm: dtypes must be one of f32/f64 and equal, got a {a.DType.Name()}, b {b.DType.Name()}, c {c.DType.Name()}");
+        if (!c.IsContiguous)
+            throw new ArgumentException($"Gemm: the output c {c.Shape} must be contiguous");
+        int batch = c.Shape[0], m = c.Shape[1], n = c.Shape[2];
+        int am = a.Shape[transA ? 2 : 1], ak = a.Shape[transA ? 1 : 2];
+        int bk = b.Shape[transB ? 2 : 1], bn = b.Shape[transB ? 1 : 2];
+        if (a.Shape[0] != batch || b.Shape[0] != batch || am != m || bn != n || ak != bk)
+            throw new ArgumentException(
+                $"Gemm: op(a) {(transA ? "transposed " : "")}{a.Shape} times op(b) {(transB ? "transposed " : "")}{b.Shape} " +
+                $"does not fit c {c.Shape}: expected a ({batch}, {m}, k), b ({batch}, k, {n}) after the transposes");
+        return (batch, m, n, ak);
+    }
+
+    /// <summary>The problem in pointers and element strides; a transpose swaps the two inner strides.</summary>
+    public static GemmArgs<T> Args<T>(Tensor a, Tensor b, Tensor c, bool transA, bool transB, T alpha, T beta) where T : unmanaged
+    {
+        var (batch, m, n, k) = Check(a, b, c, transA, transB);
+        var sa = a.Strides;
+        var sb = b.Strides;
+        return new GemmArgs<T>
+        {
+            A = a.HostStorage.Ptr<T>(a.Offset),
+            BatchStrideA = sa[0], RowStrideA = transA ? sa[2] : sa[1], ColStrideA = transA ? sa[1] : sa[2],
+            B = b.HostStorage.Ptr<T>(b.Offset),
+            BatchStrideB = sb[0], RowStrideB = transB ? sb[2] : sb[1], ColStrideB = transB ? sb[1] : sb[2],
+            C = c.HostStorage.Ptr<T>(c.Offset),
+            BatchStrideC = (long)m * n, Ldc = n,
+            Batch = batch, M = m, N = n, K = k, Alpha = alpha, Beta = beta,
+        };
+    }
+}

@@ -1,0 +1,198 @@
+using System.Numerics;
+
+namespace PeftEngine.Cpu;
+
+/// <summary>
+/// The blocked GEMM of Goto and van de Geijn (the BLIS loop nest) around a register-blocked micro-kernel
+/// <typeparamref name="TK"/>:
+/// <code>
+/// for jc in 0..N step NC                 columns of C and B           (B block lives in L3)
+///   for pc in 0..K step KC               the shared dimension
+///     pack B[pc.., jc..] into NR-wide panels, kc x nc
+///     for ic in 0..M step MC             rows of C and A              (A block lives in L2)
+///       pack A[ic.., pc..] into MR-wide panels, mc x kc
+///       for jr in 0..nc step NR          one B panel                  (kc x NR lives in L1)
+///         for ir in 0..mc step MR        one A panel
+///           micro-kernel: C[ir.., jr..] (MR x NR) += A panel · B panel
+/// </code>
+/// </summary>
+/// <remarks>
+/// Threads split the (ic, jr) tiles of each (jc, pc) step; the pc loop stays in order, and the blocking sizes
+/// depend only on the micro-kernel, so every element of C is summed in the same order whatever the thread
+/// count. Reference: K. Goto and R. van de Geijn, "Anatomy of high-performance matrix multiplication" (2008);
+/// F. Van Zee and R. van de Geijn, "BLIS: a framework for rapidly instantiating BLAS functionality" (2015).
+/// </remarks>
+internal static unsafe class GemmDriver<TK, T>
+    where TK : IGemmMicroKernel<T>
+    where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <summary>Depth of one packed block: a kc x NR panel of B (32 KiB) stays in the L1 cache.</summary>
+    public static int KC => 32768 / (TK.NR * sizeof(T));
+
+    /// <summary>Rows of A per packed block (about 256 KiB, in the L2 cache); a multiple of MR.</summary>
+    public static int MC => Math.Max(1, 262144 / (KC * sizeof(T)) / TK.MR) * TK.MR;
+
+    /// <summary>Columns of B per packed block (a few MiB, in the L3 cache); a multiple of NR.</summary>
+    public static int NC => 4096 / TK.NR * TK.NR;
+
+    /// <summary>Below this many multiply-adds per matrix, a batch runs one matrix per thread rather than
+    /// splitting each matrix over the threads.</summary>
+    private const long SmallMatrixWork = 1L << 22;
+
+    /// <summary>Computes the batched GEMM described by <paramref name="g"/> (M, N, K all positive).</summary>
+    public static void Run(GemmArgs<T> g)
+    {
+        long work = (long)g.M * g.N * g.K;
+        if (g.Batch > 1 && (work < SmallMatrixWork || g.Batch >= 4 * CpuParallel.Threads))
+        {
+            // Many matrices: each thread takes whole matrices, one after another.
+            CpuParallel.For(g.Batch, work, (t0, t1) =>
+            {
+                using var ws = new Workspace(parallel: false, g.N);
+                for (long t = t0; t < t1; t++) Matrix(g, t, ws);
+            });
+            return;
+        }
+        using var shared = new Workspace(parallel: true, g.N);
+        for (int t = 0; t < g.Batch; t++) Matrix(g, t, shared);
+    }
+
+    /// <summary>One matrix of the batch, split over the threads when the workspace says so.</summary>
+    private static void Matrix(in GemmArgs<T> g, long t, Workspace ws)
+    {
+        T* a = g.A + t * g.BatchStrideA, b = g.B + t * g.BatchStrideB, c = g.C + t * g.BatchStrideC;
+        int kcMax = KC, ncMax = NC, nr = TK.NR;
+        for (int jc = 0; jc < g.N; jc += ncMax)
+        {
+            int nc = Math.Min(ncMax, g.N - jc);
+            int panels = (nc + nr - 1) / nr;
+            for (int pc = 0; pc < g.K; pc += kcMax)
+            {
+                int kc = Math.Min(kcMax, g.K - pc);
+                T beta = pc == 0 ? g.Beta : T.One; // later k blocks add to what the first one wrote
+                T* bSrc = b + pc * g.RowStrideB + jc * g.ColStrideB;
+                T* bPacked = ws.B;
+                long rsB = g.RowStrideB, csB = g.ColStrideB;
+
+                // Pack B once for all row blocks.
+                void PackB(long p0, long p1)
+                {
+                    for (long q = p0; q < p1; q++)
+                    {
+                        int j = (int)q * nr;
+                        GemmPacking.Panel(bSrc + j * csB, csB, rsB, Math.Min(nr, nc - j), nr, kc, bPacked + (long)j * kc);
+                    }
+                }
+                if (ws.Parallel) CpuParallel.For(panels, (long)kc * nr, PackB);
+                else PackB(0, panels);
+
+                // Tiles: row blocks of at most MC rows, of equal height (a multiple of MR), each possibly cut into
+                // column strips so that all threads have work. Tiles follow the MR x NR grid, so the split
+                // changes who computes an element, never how.
+                int rowBlocks = (g.M + MC - 1) / MC;
+                int mcMax = ((g.M + rowBlocks - 1) / rowBlocks + TK.MR - 1) / TK.MR * TK.MR;
+                rowBlocks = (g.M + mcMax - 1) / mcMax;
+                int strips = 1;
+                if (ws.Parallel)
+                {
+                    int wanted = 4 * CpuParallel.Threads;
+                    strips = Math.Clamp((wanted + rowBlocks - 1) / rowBlocks, 1, Math.Max(1, panels / 4));
+                }
+                int panelsPerStrip = (panels + strips - 1) / strips;
+                strips = (panels + panelsPerStrip - 1) / panelsPerStrip;
+                var args = g;
+
+                void Tiles(long t0, long t1)
+                {
+                    using var local = ws.Parallel ? new Workspace(parallel: false, 0) : null;
+                    T* aPacked = (local ?? ws).A;
+                    int lastBlock = -1;
+                    for (long tile = t0; tile < t1; tile++)
+                    {
+                        int blk = (int)(tile / strips), strip = (int)(tile % strips);
+                        int ic = blk * mcMax, mc = Math.Min(mcMax, args.M - ic);
+                        if (blk != lastBlock)
+                        {
+                            PackA(args, a + ic * args.RowStrideA + pc * args.ColStrideA, mc, kc, aPacked);
+                            lastBlock = blk;
+                        }
+                        int j0 = strip * panelsPerStrip * nr;
+                        int j1 = Math.Min(nc, j0 + panelsPerStrip * nr);
+                        Macro(mc, j0, j1, kc, aPacked, bPacked, c + ic * args.Ldc + jc, args.Ldc, args.Alpha, beta);
+                    }
+                }
+                long tiles = (long)rowBlocks * strips;
+                if (ws.Parallel) CpuParallel.For(tiles, (long)mcMax * kc * panelsPerStrip * nr, Tiles);
+                else Tiles(0, tiles);
+            }
+        }
+    }
+
+    /// <summary>Packs an mc x kc block of A into MR-row panels.</summary>
+    private static void PackA(in GemmArgs<T> g, T* src, int mc, int kc, T* dst)
+    {
+        int mr = TK.MR;
+        for (int i = 0; i < mc; i += mr)
+            GemmPacking.Panel(src + i * g.RowStrideA, g.RowStrideA, g.ColStrideA, Math.Min(mr, mc - i), mr, kc, dst + (long)i * kc);
+    }
+
+    /// <summary>Runs the micro-kernel over rows 0..mc and columns j0..j1 of one packed block. Ragged edge
+    /// tiles are computed in full into a scratch tile, and only their valid part is written to C.</summary>
+    private static void Macro(int mc, int j0, int j1, int kc, T* aPacked, T* bPacked, T* c, long ldc, T alpha, T beta)
+    {
+        int mr = TK.MR, nr = TK.NR;
+        T* scratch = stackalloc T[mr * nr];
+        for (int j = j0; j < j1; j += nr)
+        {
+            int nEdge = Math.Min(nr, j1 - j);
+            T* bp = bPacked + (long)j * kc;
+            for (int i = 0; i < mc; i += mr)
+            {
+                int mEdge = Math.Min(mr, mc - i);
+                T* ap = aPacked + (long)i * kc;
+                T* ct = c + i * ldc + j;
+                if (mEdge == mr && nEdge == nr)
+                {
+                    TK.Run(kc, ap, bp, ct, ldc, alpha, beta);
+                    continue;
+                }
+                TK.Run(kc, ap, bp, scratch, nr, T.One, T.Zero);
+                for (int r = 0; r < mEdge; r++)
+                    for (int q = 0; q < nEdge; q++)
+                    {
+                        T acc = scratch[r * nr + q];
+                        T* d = ct + r * ldc + q;
+                        *d = beta == T.Zero ? acc * alpha : T.FusedMultiplyAdd(acc, alpha, beta == T.One ? *d : *d * beta);
+                    }
+            }
+        }
+    }
+
+    /// <summary>Packing buffers from the engine's pooled host allocator: one B block, and one A block
+    /// (for a workspace used by one thread; a shared workspace gives each task its own A block).</summary>
+    private sealed class Workspace : IDisposable
+    {
+        private readonly long _aBytes, _bBytes;
+
+        public Workspace(bool parallel, int n)
+        {
+            Parallel = parallel;
+            int nr = TK.NR;
+            long nc = Math.Min(NC, (long)(n + nr - 1) / nr * nr);
+            _bBytes = (long)KC * nc * sizeof(T);
+            _aBytes = parallel ? 0 : (long)MC * KC * sizeof(T);
+            if (_bBytes > 0) B = (T*)HostAllocator.Shared.Rent(_bBytes);
+            if (_aBytes > 0) A = (T*)HostAllocator.Shared.Rent(_aBytes);
+        }
+
+        public bool Parallel { get; }
+        public T* A { get; }
+        public T* B { get; }
+
+        public void Dispose()
+        {
+            if (B != null) HostAllocator.Shared.Return(B, _bBytes);
+            if (A != null) HostAllocator.Shared.Return(A, _aBytes);
+        }
+    }
+}

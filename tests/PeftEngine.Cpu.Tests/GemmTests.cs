@@ -1,0 +1,213 @@
+using PeftEngine.Cpu;
+
+namespace PeftEngine.Tests;
+
+/// <summary>
+/// The fast GEMM against the reference triple loop. Tolerance, per element of c: the rounding-error bound of
+/// a length-k dot product, (k + 2)·ε·(|alpha|·Σ_p |a_ip|·|b_pj| + |beta·c_ij|) + ε·|c_ij| (the last term for
+/// rounding the double reference to the dtype), with ε = 2⁻²³ for f32 and 2⁻⁵² for f64.
+/// </summary>
+public class GemmTests
+{
+    /// <summary>How the operands are laid out in memory.</summary>
+    public enum Layout
+    {
+        /// <summary>Row-major, as allocated.</summary>
+        Contiguous,
+        /// <summary>Views of transposed storage: unit stride down the columns.</summary>
+        TransposedStorage,
+        /// <summary>Every-other-element slices: no unit stride anywhere.</summary>
+        Strided,
+        /// <summary>One matrix expanded over the batch (batch stride 0) for a; b likewise in BroadcastB.</summary>
+        BroadcastA,
+        BroadcastB,
+    }
+
+    public static IEnumerable<object[]> Shapes()
+    {
+        int[][] sizes = [[1, 1, 1], [7, 13, 5], [33, 65, 17], [1, 40, 9], [9, 40, 1], [12, 1, 32], [129, 257, 67]];
+        foreach (var dt in new[] { DType.F32, DType.F64 })
+            foreach (var s in sizes)
+                for (int t = 0; t < 4; t++)
+                    yield return [dt, s[0], s[1], s[2], (t & 1) != 0, (t & 2) != 0];
+    }
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void OddSizesAndAllTransposesMatchReference(DType dtype, int m, int k, int n, bool transA, bool transB)
+    {
+        Check(dtype, 1, m, k, n, transA, transB, Layout.Contiguous, 1, 0);
+        Check(dtype, 2, m, k, n, transA, transB, Layout.TransposedStorage, 1, 0);
+    }
+
+    [Theory]
+    [InlineData(DType.F32, Layout.Strided)]
+    [InlineData(DType.F64, Layout.Strided)]
+    [InlineData(DType.F32, Layout.BroadcastA)]
+    [InlineData(DType.F64, Layout.BroadcastB)]
+    [InlineData(DType.F32, Layout.BroadcastB)]
+    public void StridedAndBroadcastBatchesMatchReference(DType dtype, Layout layout)
+    {
+        var rng = new Random(5);
+        for (int i = 0; i < 6; i++)
+        {
+            int m = rng.Next(1, 40), k = rng.Next(1, 70), n = rng.Next(1, 50);
+            Check(dtype, 3, m, k, n, i % 2 == 1, i % 3 == 1, layout, 1, 0);
+        }
+        Check(dtype, 4, 30, 20, 1, false, false, layout, 1, 0); // matrix-vector products over the batch
+        Check(dtype, 4, 1, 20, 30, false, true, layout, 1, 0);
+    }
+
+    [Theory]
+    [InlineData(DType.F32, 0.5, 1.0)]
+    [InlineData(DType.F32, -2.0, 0.75)]
+    [InlineData(DType.F64, 1.5, -1.0)]
+    [InlineData(DType.F64, 1.0, 0.0)]
+    public void AlphaAndBetaScaleAndAccumulate(DType dtype, double alpha, double beta)
+    {
+        Check(dtype, 2, 29, 31, 37, false, true, Layout.Contiguous, alpha, beta);
+        Check(dtype, 1, 1, 31, 37, false, false, Layout.Contiguous, alpha, beta);
+        Check(dtype, 1, 29, 31, 1, true, false, Layout.Contiguous, alpha, beta);
+        Check(dtype, 1, 5, 0, 7, false, false, Layout.Contiguous, alpha, beta); // k = 0: c = beta · c
+    }
+
+    /// <summary>Shapes that cross the cache blocks (KC, MC and NC) and split over several threads.</summary>
+    [Theory]
+    [InlineData(DType.F32, 300, 600, 333, false, false)]
+    [InlineData(DType.F32, 257, 520, 301, true, true)]
+    [InlineData(DType.F64, 250, 530, 200, false, true)]
+    [InlineData(DType.F32, 3, 5, 4200, false, false)] // wider than one NC block
+    [InlineData(DType.F64, 3, 5, 4200, true, true)]
+    public void LargeShapesCrossEveryBlockBoundary(DType dtype, int m, int k, int n, bool transA, bool transB)
+    {
+        Check(dtype, 1, m, k, n, transA, transB, Layout.Contiguous, 1, 0.5);
+    }
+
+    /// <summary>The narrower micro-kernels (chosen on CPUs without AVX-512) and the blocked path for
+    /// matrix-vector shapes, pinned explicitly so they are tested on any CPU.</summary>
+    [Theory]
+    [InlineData((int)GemmIsa.V256, DType.F32)]
+    [InlineData((int)GemmIsa.V256, DType.F64)]
+    [InlineData((int)GemmIsa.V128, DType.F32)]
+    [InlineData((int)GemmIsa.V128, DType.F64)]
+    [InlineData((int)GemmIsa.Best, DType.F32)]
+    public void EveryMicroKernelMatchesReference(int isaCode, DType dtype)
+    {
+        var isa = (GemmIsa)isaCode;
+        Check(dtype, 2, 45, 300, 70, false, true, Layout.Contiguous, 1, 0, isa);
+        Check(dtype, 2, 13, 17, 19, true, false, Layout.Strided, 1, 1, isa);
+        Check(dtype, 3, 1, 33, 41, false, false, Layout.BroadcastB, 2, 0, isa, vectorPath: false);
+        Check(dtype, 3, 41, 33, 1, true, false, Layout.Contiguous, 1, 0, isa, vectorPath: false);
+    }
+
+    [Fact]
+    public void ResultsDoNotDependOnTheThreadCount()
+    {
+        foreach (var (m, k, n) in new[] { (300, 600, 333), (1, 3000, 700), (700, 3000, 1) })
+        {
+            using var a = TestData.Uniform(1, new Shape(1, m, k), DType.F32);
+            using var b = TestData.Uniform(2, new Shape(1, k, n), DType.F32);
+            using var one = Tensor.Empty(new Shape(1, m, n), DType.F32);
+            using var many = Tensor.Empty(new Shape(1, m, n), DType.F32);
+            int threads = CpuParallel.Threads;
+            try
+            {
+                CpuParallel.Threads = 1;
+                CpuBackend.Instance.Gemm(a, b, one, false, false);
+                CpuParallel.Threads = 3; // more threads than this machine may have: different splits, same sums
+                CpuBackend.Instance.Gemm(a, b, many, false, false);
+            }
+            finally { CpuParallel.Threads = threads; }
+            Assert.Equal(one.ToArray<float>(), many.ToArray<float>());
+        }
+    }
+
+    [Fact]
+    public void MismatchedOperandsAreClearErrors()
+    {
+        using var a = Tensor.Zeros(new Shape(1, 2, 3));
+        using var b = Tensor.Zeros(new Shape(1, 4, 5));
+        using var c = Tensor.Zeros(new Shape(1, 2, 5));
+        var e = Assert.Throws<ArgumentException>(() => CpuBackend.Instance.Gemm(a, b, c, false, false));
+        Assert.Contains("Gemm", e.Message);
+        using var cd = Tensor.Zeros(new Shape(1, 2, 5), DType.F64);
+        using var b2 = Tensor.Zeros(new Shape(1, 3, 5));
+        Assert.Throws<ArgumentException>(() => CpuBackend.Instance.Gemm(a, b2, cd, false, false));
+    }
+
+    private static void Check(DType dtype, int batch, int m, int k, int n, bool transA, bool transB, Layout layout,
+        double alpha, double beta, GemmIsa isa = GemmIsa.Best, bool vectorPath = true)
+    {
+        int seed = (((batch * 31 + m) * 31 + k) * 31 + n) * 8 + (transA ? 4 : 0) + (transB ? 2 : 0) + (int)layout * 1000;
+        // The stored operands: op(a) is (m, k), op(b) is (k, n).
+        using var a = Operand(seed, dtype, batch, transA ? k : m, transA ? m : k, layout, broadcast: layout == Layout.BroadcastA);
+        using var b = Operand(seed + 1, dtype, batch, transB ? n : k, transB ? k : n, layout, broadcast: layout == Layout.BroadcastB);
+        using var c0 = TestData.Uniform(seed + 2, new Shape(batch, m, n), dtype);
+        using var fast = Ops.Clone(c0);
+        RunFast(a, b, fast, transA, transB, alpha, beta, isa, vectorPath);
+
+        using var aRef = a.To(Device.CpuReference);
+        using var bRef = b.To(Device.CpuReference);
+        using var expected = c0.To(Device.CpuReference);
+        ReferenceBackend.Instance.Gemm(aRef, bRef, expected, transA, transB, alpha, beta);
+
+        // Σ |a||b| per element, for the error bound.
+        using var aAbs = Tensor.FromArray(aRef.ToDoubleArray().Select(Math.Abs).ToArray(), aRef.Shape.ToArray()).To(Device.CpuReference);
+        using var bAbs = Tensor.FromArray(bRef.ToDoubleArray().Select(Math.Abs).ToArray(), bRef.Shape.ToArray()).To(Device.CpuReference);
+        using var mag = Tensor.Empty(new Shape(batch, m, n), DType.F64, Device.CpuReference);
+        ReferenceBackend.Instance.Gemm(aAbs, bAbs, mag, transA, transB, 1, 0);
+
+        double eps = dtype == DType.F32 ? Math.Pow(2, -23) : Math.Pow(2, -52);
+        var e = expected.ToDoubleArray();
+        var got = fast.ToDoubleArray();
+        var magnitude = mag.ToDoubleArray();
+        var old = c0.ToDoubleArray();
+        for (int i = 0; i < e.Length; i++)
+        {
+            double tol = (k + 2) * eps * (Math.Abs(alpha) * magnitude[i] + Math.Abs(beta * old[i])) + eps * Math.Abs(e[i]) + 1e-300;
+            Assert.True(Math.Abs(e[i] - got[i]) <= tol,
+                $"{dtype.Name()} batch {batch} m {m} k {k} n {n} transA {transA} transB {transB} {layout} {isa}: " +
+                $"c[{i}] expected {e[i]:G10}, got {got[i]:G10} (tolerance {tol:E2})");
+        }
+    }
+
+    private static void RunFast(Tensor a, Tensor b, Tensor c, bool transA, bool transB, double alpha, double beta, GemmIsa isa, bool vectorPath)
+    {
+        if (isa == GemmIsa.Best && vectorPath)
+        {
+            CpuBackend.Instance.Gemm(a, b, c, transA, transB, alpha, beta);
+            return;
+        }
+        if (c.DType == DType.F32)
+            Gemm<float>.Run(GemmShape.Args(a, b, c, transA, transB, (float)alpha, (float)beta), isa, vectorPath);
+        else
+            Gemm<double>.Run(GemmShape.Args(a, b, c, transA, transB, alpha, beta), isa, vectorPath);
+    }
+
+    /// <summary>A (batch, rows, cols) operand with the requested memory layout.</summary>
+    private static Tensor Operand(int seed, DType dtype, int batch, int rows, int cols, Layout layout, bool broadcast)
+    {
+        if (broadcast)
+        {
+            using var one = TestData.Uniform(seed, new Shape(1, rows, cols), dtype);
+            return Ops.Expand(one, batch, rows, cols); // batch stride 0
+        }
+        switch (layout)
+        {
+            case Layout.TransposedStorage:
+            {
+                using var stored = TestData.Uniform(seed, new Shape(batch, cols, rows), dtype);
+                return Ops.Transpose(stored, 1, 2);
+            }
+            case Layout.Strided:
+            {
+                using var big = TestData.Uniform(seed, new Shape(2 * batch, rows + 3, 2 * cols + 1), dtype);
+                using var everyOther = Ops.Slice(big, 0, 0, 2 * batch, 2);
+                using var rowsCut = Ops.Slice(everyOther, 1, 2, 2 + rows);
+                return Ops.Slice(rowsCut, 2, 1, 1 + 2 * cols, 2);
+            }
+            default:
+                return TestData.Uniform(seed, new Shape(batch, rows, cols), dtype);
+        }
+    }
+}
