@@ -1,3 +1,4 @@
 using PeftEngine;
+using PeftEngine.Cli;
 
-Console.WriteLine("peft: the command-line tool is not built yet");
+return CommandLine.Run(args);
