@@ -41,6 +41,21 @@ public class GemmTests
     }
 
     [Theory]
+    [InlineData(DType.F32)]
+    [InlineData(DType.F64)]
+    public void RandomShapesLayoutsAndScalarsMatchReference(DType dtype)
+    {
+        var rng = new Random(dtype == DType.F32 ? 11 : 12);
+        var layouts = Enum.GetValues<Layout>();
+        for (int i = 0; i < 25; i++)
+        {
+            int batch = rng.Next(1, 4), m = rng.Next(1, 80), k = rng.Next(1, 80), n = rng.Next(1, 80);
+            double beta = rng.Next(3) switch { 0 => 0, 1 => 1, _ => -0.5 };
+            Check(dtype, batch, m, k, n, rng.Next(2) == 1, rng.Next(2) == 1, layouts[rng.Next(layouts.Length)], 1 + rng.NextDouble(), beta);
+        }
+    }
+
+    [Theory]
     [InlineData(DType.F32, Layout.Strided)]
     [InlineData(DType.F64, Layout.Strided)]
     [InlineData(DType.F32, Layout.BroadcastA)]
