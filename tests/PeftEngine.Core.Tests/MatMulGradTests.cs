@@ -159,6 +159,21 @@ public class MatMulGradTests
     }
 
     [Fact]
+    public void EmptyDimensionsGiveEmptyOrZeroResults()
+    {
+        using var a = Tensor.Full(new Shape(3, 0), 1, DType.F64);
+        using var b = Tensor.Full(new Shape(0, 2), 1, DType.F64);
+        using var c = Ops.MatMul(a, b); // an empty sum is 0
+        Assert.Equal(new Shape(3, 2), c.Shape);
+        Assert.All(c.ToArray<double>(), v => Assert.Equal(0, v));
+        using var x = Tensor.Zeros(new Shape(0, 5));
+        using var w = Tensor.Ones(new Shape(4, 5));
+        using var bias = Tensor.Ones(new Shape(4));
+        using var y = Ops.Linear(x, w, bias);
+        Assert.Equal(new Shape(0, 4), y.Shape);
+    }
+
+    [Fact]
     public void MismatchedShapesAreClearErrors()
     {
         using var a = Tensor.Zeros(new Shape(2, 3), DType.F64);

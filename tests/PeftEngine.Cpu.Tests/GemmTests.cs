@@ -25,7 +25,7 @@ public class GemmTests
 
     public static IEnumerable<object[]> Shapes()
     {
-        int[][] sizes = [[1, 1, 1], [7, 13, 5], [33, 65, 17], [1, 40, 9], [9, 40, 1], [12, 1, 32], [129, 257, 67]];
+        int[][] sizes = [[1, 1, 1], [7, 13, 5], [33, 65, 17], [1, 40, 9], [9, 40, 1], [12, 1, 32], [100, 64, 8], [3, 100, 50], [129, 257, 67]];
         foreach (var dt in new[] { DType.F32, DType.F64 })
             foreach (var s in sizes)
                 for (int t = 0; t < 4; t++)
@@ -38,6 +38,21 @@ public class GemmTests
     {
         Check(dtype, 1, m, k, n, transA, transB, Layout.Contiguous, 1, 0);
         Check(dtype, 2, m, k, n, transA, transB, Layout.TransposedStorage, 1, 0);
+    }
+
+    [Theory]
+    [InlineData(DType.F32)]
+    [InlineData(DType.F64)]
+    public void RandomShapesLayoutsAndScalarsMatchReference(DType dtype)
+    {
+        var rng = new Random(dtype == DType.F32 ? 11 : 12);
+        var layouts = Enum.GetValues<Layout>();
+        for (int i = 0; i < 25; i++)
+        {
+            int batch = rng.Next(1, 4), m = rng.Next(1, 80), k = rng.Next(1, 80), n = rng.Next(1, 80);
+            double beta = rng.Next(3) switch { 0 => 0, 1 => 1, _ => -0.5 };
+            Check(dtype, batch, m, k, n, rng.Next(2) == 1, rng.Next(2) == 1, layouts[rng.Next(layouts.Length)], 1 + rng.NextDouble(), beta);
+        }
     }
 
     [Theory]
@@ -76,6 +91,8 @@ public class GemmTests
     [InlineData(DType.F32, 300, 600, 333, false, false)]
     [InlineData(DType.F32, 257, 520, 301, true, true)]
     [InlineData(DType.F64, 250, 530, 200, false, true)]
+    [InlineData(DType.F32, 1000, 300, 20, false, true)] // narrow: dot-product blocks over threads
+    [InlineData(DType.F64, 24, 700, 900, true, true)]
     [InlineData(DType.F32, 3, 5, 4200, false, false)] // wider than one NC block
     [InlineData(DType.F64, 3, 5, 4200, true, true)]
     public void LargeShapesCrossEveryBlockBoundary(DType dtype, int m, int k, int n, bool transA, bool transB)
@@ -83,8 +100,8 @@ public class GemmTests
         Check(dtype, 1, m, k, n, transA, transB, Layout.Contiguous, 1, 0.5);
     }
 
-    /// <summary>The narrower micro-kernels (chosen on CPUs without AVX-512) and the blocked path for
-    /// matrix-vector shapes, pinned explicitly so they are tested on any CPU.</summary>
+    /// <summary>The narrower micro-kernels and dot-product blocks (chosen on CPUs without AVX-512) and the blocked
+    /// path for matrix-vector shapes, pinned explicitly so they are tested on any CPU.</summary>
     [Theory]
     [InlineData((int)GemmIsa.V256, DType.F32)]
     [InlineData((int)GemmIsa.V256, DType.F64)]
@@ -98,12 +115,13 @@ public class GemmTests
         Check(dtype, 2, 13, 17, 19, true, false, Layout.Strided, 1, 1, isa);
         Check(dtype, 3, 1, 33, 41, false, false, Layout.BroadcastB, 2, 0, isa, vectorPath: false);
         Check(dtype, 3, 41, 33, 1, true, false, Layout.Contiguous, 1, 0, isa, vectorPath: false);
+        Check(dtype, 2, 37, 70, 11, false, true, Layout.Contiguous, 1, 0.5, isa); // 4 x 4 dot-product blocks
     }
 
     [Fact]
     public void ResultsDoNotDependOnTheThreadCount()
     {
-        foreach (var (m, k, n) in new[] { (300, 600, 333), (1, 3000, 700), (700, 3000, 1) })
+        foreach (var (m, k, n) in new[] { (300, 600, 333), (1, 3000, 700), (700, 3000, 1), (2000, 300, 8) })
         {
             using var a = TestData.Uniform(1, new Shape(1, m, k), DType.F32);
             using var b = TestData.Uniform(2, new Shape(1, k, n), DType.F32);

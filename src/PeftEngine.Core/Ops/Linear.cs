@@ -29,21 +29,30 @@ public static partial class Ops
         }
         var outDims = x.Shape.ToArray();
         outDims[^1] = outF;
+        int rows = Rows(x.Shape);
         var y = Tensor.Empty(Shape.Wrap(outDims), x.DType, x.Device);
         using (GradMode.Disable())
         {
-            using var x2 = Reshape(x, -1, inF);  // (..., in) -> (N, in)
-            using var y2 = Reshape(y, -1, outF); // (..., out) -> (N, out)
+            using var x2 = Reshape(x, rows, inF);  // (..., in) -> (N, in)
+            using var y2 = Reshape(y, rows, outF); // (..., out) -> (N, out)
             if (bias is not null)
             {
-                using var rows = Expand(bias, y2.Shape.ToArray()); // (out) -> (N, out), stride 0 over rows
-                y.Backend.Copy(rows, y2);
+                using var biasRows = Expand(bias, y2.Shape.ToArray()); // (out) -> (N, out), stride 0 over rows
+                y.Backend.Copy(biasRows, y2);
             }
             GemmNoGrad(x2, w, y2, transB: true, beta: bias is null ? 0 : 1);
         }
         if (Graph.IsRecording(x, w, bias))
             Graph.Attach(y, new LinearNode(x.Shape, w.RequiresGrad ? x : null, x.RequiresGrad ? w : null), x, w, bias);
         return y;
+    }
+
+    /// <summary>The number of feature vectors in an input of shape (..., in): the product of the leading sizes.</summary>
+    private static int Rows(Shape x)
+    {
+        long n = 1;
+        for (int d = 0; d < x.Rank - 1; d++) n *= x.Dims[d];
+        return checked((int)n);
     }
 
     private sealed class LinearNode : GradNode
@@ -63,19 +72,19 @@ public static partial class Ops
 
         public override Tensor?[] Backward(Tensor g)
         {
-            int outF = g.Shape[-1];
-            using var g2 = Reshape(g, -1, outF); // (..., out) -> (N, out)
+            int outF = g.Shape[-1], rows = Rows(_xShape);
+            using var g2 = Reshape(g, rows, outF); // (..., out) -> (N, out)
             Tensor? dx = null, dw = null, db = null;
             if (NeedsGrad(0))
             {
                 var w = _w!.Value;
-                using var dx2 = Tensor.Empty(Shape.Wrap([g2.Shape[0], w.Shape[1]]), g.DType, g.Device);
+                using var dx2 = Tensor.Empty(Shape.Wrap([rows, w.Shape[1]]), g.DType, g.Device);
                 GemmNoGrad(g2, w, dx2); // dX = G · W
                 dx = Reshape(dx2, _xShape.ToArray());
             }
             if (NeedsGrad(1))
             {
-                using var x2 = Reshape(_x!.Value, -1, _xShape[-1]);
+                using var x2 = Reshape(_x!.Value, rows, _xShape[-1]);
                 dw = Tensor.Empty(Shape.Wrap([outF, _xShape[-1]]), g.DType, g.Device);
                 GemmNoGrad(g2, x2, dw, transA: true); // dW = Gᵀ · X
             }

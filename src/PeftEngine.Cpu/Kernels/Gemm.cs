@@ -18,7 +18,7 @@ internal enum GemmIsa
 
 /// <summary>
 /// Entry point of the fast GEMM: handles the degenerate shapes, merges a broadcast B's batch into the rows of A,
-/// sends matrix-vector products to <see cref="GemmVectorPath{T}"/>, and runs everything else through the
+/// sends matrix-vector and other narrow products to <see cref="GemmVectorPath{T}"/>, and runs everything else through the
 /// blocked <see cref="GemmDriver{TK, T}"/> with the micro-kernel for the CPU's vector width.
 /// </summary>
 internal static unsafe class Gemm<T> where T : unmanaged, IFloatingPointIeee754<T>
@@ -26,7 +26,7 @@ internal static unsafe class Gemm<T> where T : unmanaged, IFloatingPointIeee754<
     /// <summary>Computes <c>C[t] = Alpha · A[t] · B[t] + Beta · C[t]</c> for the batched problem g.</summary>
     /// <param name="g">The problem.</param>
     /// <param name="isa">The micro-kernel to use; tests pin narrower ones to check them on a wide CPU.</param>
-    /// <param name="allowVectorPath">False forces matrix-vector shapes through the blocked kernel (for tests).</param>
+    /// <param name="allowVectorPath">False forces narrow shapes through the blocked kernel (for tests).</param>
     public static void Run(GemmArgs<T> g, GemmIsa isa = GemmIsa.Best, bool allowVectorPath = true)
     {
         if (g.Batch == 0 || g.M == 0 || g.N == 0) return;
@@ -43,10 +43,9 @@ internal static unsafe class Gemm<T> where T : unmanaged, IFloatingPointIeee754<
             g.M *= g.Batch;
             g.Batch = 1;
         }
-        if (allowVectorPath && (g.M == 1 || g.N == 1) && GemmVectorPath<T>.TryRun(g)) return;
-
         if (isa == GemmIsa.Best)
             isa = Vector512.IsHardwareAccelerated ? GemmIsa.V512 : Vector256.IsHardwareAccelerated ? GemmIsa.V256 : GemmIsa.V128;
+        if (allowVectorPath && GemmVectorPath<T>.TryRun(g, isa)) return;
         switch (isa)
         {
             case GemmIsa.V512:

@@ -26,8 +26,8 @@ internal static unsafe class GemmDriver<TK, T>
     where TK : IGemmMicroKernel<T>
     where T : unmanaged, IFloatingPointIeee754<T>
 {
-    /// <summary>Depth of one packed block: a kc x NR panel of B (32 KiB) stays in the L1 cache.</summary>
-    public static int KC => 32768 / (TK.NR * sizeof(T));
+    /// <summary>Depth of one packed block: a kc x NR panel of B (at most 32 KiB) stays in the L1 cache.</summary>
+    public const int KC = 256;
 
     /// <summary>Rows of A per packed block (about 256 KiB, in the L2 cache); a multiple of MR.</summary>
     public static int MC => Math.Max(1, 262144 / (KC * sizeof(T)) / TK.MR) * TK.MR;

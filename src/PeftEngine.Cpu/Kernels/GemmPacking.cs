@@ -36,21 +36,26 @@ internal static unsafe class GemmPacking
         }
         else if (sInner == 1)
         {
-            // Each line is contiguous along k (a row-major A, a transposed B): read lines, write with step w.
-            for (int r = 0; r < rows; r++)
+            // Each line is contiguous along k (a row-major A, a transposed B): take four lines at a time and
+            // interleave them, so reads run along four lines and each write fills four neighbours.
+            int r = 0;
+            for (; r + 4 <= rows; r += 4)
+            {
+                T* s0 = src + r * sOuter, s1 = s0 + sOuter, s2 = s1 + sOuter, s3 = s2 + sOuter;
+                T* d = dst + r;
+                for (int p = 0; p < kc; p++, d += w)
+                {
+                    d[0] = s0[p];
+                    d[1] = s1[p];
+                    d[2] = s2[p];
+                    d[3] = s3[p];
+                }
+            }
+            for (; r < rows; r++)
             {
                 T* s = src + r * sOuter;
                 T* d = dst + r;
-                int p = 0;
-                for (; p + 4 <= kc; p += 4)
-                {
-                    d[0] = s[p];
-                    d[w] = s[p + 1];
-                    d[2 * w] = s[p + 2];
-                    d[3 * w] = s[p + 3];
-                    d += 4 * w;
-                }
-                for (; p < kc; p++, d += w) *d = s[p];
+                for (int p = 0; p < kc; p++, d += w) *d = s[p];
             }
             ZeroTail(dst, rows, w, kc);
         }

@@ -36,6 +36,9 @@ internal unsafe interface IGemmVector<TV, T>
 
     /// <summary>a * b.</summary>
     static abstract TV Mul(TV a, TV b);
+
+    /// <summary>The sum of the lanes.</summary>
+    static abstract T Sum(TV v);
 }
 
 /// <summary>AVX-512 (16 floats or 8 doubles), always with fused multiply-add.</summary>
@@ -66,6 +69,9 @@ internal readonly unsafe struct GemmVector512<T> : IGemmVector<Vector512<T>, T> 
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<T> Mul(Vector512<T> a, Vector512<T> b) => a * b;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static T Sum(Vector512<T> v) => Vector512.Sum(v);
 }
 
 /// <summary>AVX2 (8 floats or 4 doubles); multiply-add is fused when the CPU has FMA.</summary>
@@ -96,6 +102,9 @@ internal readonly unsafe struct GemmVector256<T> : IGemmVector<Vector256<T>, T> 
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<T> Mul(Vector256<T> a, Vector256<T> b) => a * b;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static T Sum(Vector256<T> v) => Vector256.Sum(v);
 }
 
 /// <summary>SSE / NEON (4 floats or 2 doubles): the portable fallback.</summary>
@@ -126,4 +135,7 @@ internal readonly unsafe struct GemmVector128<T> : IGemmVector<Vector128<T>, T> 
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<T> Mul(Vector128<T> a, Vector128<T> b) => a * b;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static T Sum(Vector128<T> v) => Vector128.Sum(v);
 }

@@ -1,98 +1,189 @@
 using System.Numerics;
 using System.Numerics.Tensors;
+using System.Runtime.Intrinsics;
 
 namespace PeftEngine.Cpu;
 
 /// <summary>
-/// Matrix-vector products (a GEMM whose C has one column, or one row seen transposed):
-/// <c>y = alpha · M · v + beta · y</c>. Packing would waste most of the micro-kernel on a single column, and
-/// the product is limited by reading M from memory anyway, so it gets two plain SIMD loops instead:
-/// dot products when the rows of M are contiguous, column updates (axpy) when its columns are.
+/// Narrow products, where C has one column or row (matrix-vector) or only a few (x · Aᵀ for a LoRA down-projection
+/// of rank r: N = r; a few tokens through a Linear layer: small M). Packing for the micro-kernel would copy all of
+/// the big operand to fill a few rows or columns, and the product is limited by reading that operand anyway, so
+/// these skip packing:
+/// <list type="bullet">
+/// <item>dot form, <c>C[i, j] = alpha · dot(row i of A, column j of B) + beta · C[i, j]</c>, when the rows of A and
+/// the columns of B are contiguous along k (the narrow operand is gathered first when it is not): 4 x 4 blocks of
+/// dot products (<see cref="GemmDotKernel{TOps, TV, T}"/>), or single dot products for a matrix-vector product;</item>
+/// <item>column form (axpy), <c>y += v[p] · column p of A</c> for p in order, for a matrix-vector product whose
+/// matrix is stored by columns.</item>
+/// </list>
 /// </summary>
-/// <remarks>Each y[i] is summed in an order fixed by the shapes (a row's dot product, or columns in order over
-/// fixed blocks of rows), so results do not depend on the thread count.</remarks>
+/// <remarks>Each element of C is summed in an order fixed by the shapes (one dot product of length k, or the columns
+/// in order over fixed blocks of rows), so results do not depend on the thread count.</remarks>
 internal static unsafe class GemmVectorPath<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
-    /// <summary>Rows per block of the column-update form (its accumulators stay in L1).</summary>
+    /// <summary>C with at most this many columns takes the dot form (when A's rows are contiguous).</summary>
+    public const int NarrowN = 32;
+
+    /// <summary>C with at most this many rows takes the dot form (when B's columns are contiguous).</summary>
+    public const int NarrowM = 32;
+
+    /// <summary>Shorter dot products than this go to the blocked kernel (unless C is a single row or column).</summary>
+    private const int MinK = 32;
+
+    /// <summary>Rows per block of the column form (its accumulators stay in L1).</summary>
     private const int BlockRows = 512;
 
-    /// <summary>Runs the product when C is a single column (after transposing a single row) and M has a
-    /// unit stride along one of its dimensions; returns false otherwise, for the blocked GEMM to take it.</summary>
-    public static bool TryRun(GemmArgs<T> g)
+    /// <summary>Runs the product if its shape and layout suit one of the two forms; returns false otherwise.</summary>
+    /// <param name="g">The problem.</param>
+    /// <param name="isa">The vector width for the dot-product blocks (not <see cref="GemmIsa.Best"/>).</param>
+    public static bool TryRun(GemmArgs<T> g, GemmIsa isa)
     {
-        if (g.N != 1)
+        bool vector = g.M == 1 || g.N == 1;
+        if (!vector && g.K < MinK) return false;
+        // Strides along a dimension of size 1 are never used.
+        bool rowsOfA = g.ColStrideA == 1 || g.K == 1, colsOfB = g.RowStrideB == 1 || g.K == 1;
+        Action<GemmArgs<T>, long, bool> dotForm = isa switch
         {
-            if (g.M != 1) return false;
-            g = g.TransposedVector(); // C (1 x N) = a · B  <=>  Cᵀ (N x 1) = Bᵀ · aᵀ
+            GemmIsa.V512 => DotForm<GemmVector512<T>, Vector512<T>>,
+            GemmIsa.V256 => DotForm<GemmVector256<T>, Vector256<T>>,
+            _ => DotForm<GemmVector128<T>, Vector128<T>>,
+        };
+        Action<GemmArgs<T>, long, bool> body;
+        if (g.N <= NarrowN && (rowsOfA || g.M == 1)) body = dotForm;
+        else if (g.M <= NarrowM && (colsOfB || g.N == 1)) body = dotForm;
+        else if (g.N == 1 && (g.RowStrideA == 1 || g.M == 1)) body = ColumnForm;
+        else if (g.M == 1 && (g.ColStrideB == 1 || g.N == 1))
+        {
+            g = g.TransposedVector(); // C (1 x N) = a · B  <=>  Cᵀ (N x 1) = Bᵀ · aᵀ, a matrix stored by columns
+            body = ColumnForm;
         }
-        // Strides along a dimension of size 1 are never used: treat them as unit strides.
-        long sRow = g.M == 1 ? 1 : g.RowStrideA, sCol = g.K == 1 ? 1 : g.ColStrideA;
-        if (sCol != 1 && sRow != 1) return false;
-        bool dotForm = sCol == 1;
-        long work = (long)g.M * g.K;
+        else return false;
+
+        long work = (long)g.M * g.N * g.K;
         var args = g;
         if (g.Batch > 1 && work < (1L << 20))
-        {
             CpuParallel.For(g.Batch, work, (t0, t1) =>
             {
-                for (long t = t0; t < t1; t++) One(args, t, dotForm, parallel: false);
+                for (long t = t0; t < t1; t++) body(args, t, false);
             });
-        }
         else
-            for (long t = 0; t < g.Batch; t++) One(args, t, dotForm, parallel: true);
+            for (long t = 0; t < g.Batch; t++) body(args, t, true);
         return true;
     }
 
-    private static void One(GemmArgs<T> g, long t, bool dotForm, bool parallel)
+    /// <summary>Every C[i, j] as one dot product of contiguous length-k vectors: a single row or column one
+    /// product at a time, anything wider in 4 x 4 blocks (<see cref="GemmDotKernel{TOps, TV, T}"/>).</summary>
+    private static void DotForm<TOps, TV>(GemmArgs<T> g, long t, bool parallel)
+        where TOps : IGemmVector<TV, T>
+        where TV : struct
     {
-        T* m = g.A + t * g.BatchStrideA, v = g.B + t * g.BatchStrideB, y = g.C + t * g.BatchStrideC;
-        int rows = g.M, k = g.K;
-        long sv = g.RowStrideB, ldy = g.Ldc;
+        T* a = g.A + t * g.BatchStrideA, b = g.B + t * g.BatchStrideB, c = g.C + t * g.BatchStrideC;
+        int m = g.M, n = g.N, k = g.K;
+        long ldc = g.Ldc;
         T alpha = g.Alpha, beta = g.Beta;
-
-        // The vector, contiguous (gathered when it is strided).
-        T[]? gathered = null;
-        if (sv != 1 && k > 1)
+        // Row i of A starts at a + i*ra, column j of B at b + j*cb, each contiguous along k; the narrow
+        // operand is copied into that layout when it is not.
+        long ra = g.RowStrideA, cb = g.ColStrideB;
+        T* aCopy = g.ColStrideA == 1 || k == 1 ? null : Gather(a, m, k, g.RowStrideA, g.ColStrideA);
+        T* bCopy = g.RowStrideB == 1 || k == 1 ? null : Gather(b, n, k, g.ColStrideB, g.RowStrideB);
+        T* ar = aCopy != null ? aCopy : a, bc = bCopy != null ? bCopy : b;
+        if (aCopy != null) ra = k;
+        if (bCopy != null) cb = k;
+        try
         {
-            gathered = new T[k];
-            for (int p = 0; p < k; p++) gathered[p] = v[p * sv];
-        }
-        fixed (T* vg = gathered)
-        {
-            T* vc = gathered is null ? v : vg;
-            if (dotForm)
+            if (m == 1 || n == 1)
             {
-                long sRow = g.RowStrideA;
-                void Rows(long i0, long i1)
+                // A matrix-vector product: one dot product per element, split over the long side.
+                long step = m == 1 ? cb : ra, cStep = m == 1 ? 1 : ldc;
+                T* vec = m == 1 ? ar : bc, mat = m == 1 ? bc : ar;
+                int len = Math.Max(m, n);
+                void Dots(long i0, long i1)
                 {
-                    var vs = new ReadOnlySpan<T>(vc, k);
+                    var v = new ReadOnlySpan<T>(vec, k);
                     for (long i = i0; i < i1; i++)
-                        Write(y + i * ldy, TensorPrimitives.Dot(new ReadOnlySpan<T>(m + i * sRow, k), vs), alpha, beta);
+                        Write(c + i * cStep, TensorPrimitives.Dot(new ReadOnlySpan<T>(mat + i * step, k), v), alpha, beta);
                 }
-                if (parallel) CpuParallel.For(rows, k, Rows);
-                else Rows(0, rows);
+                if (parallel) CpuParallel.For(len, k, Dots);
+                else Dots(0, len);
+                return;
+            }
+            int rowBlocks = (m + 3) / 4, colBlocks = (n + 3) / 4;
+            void Block(long rb, long cbk)
+            {
+                // Rows and columns past the edge repeat the last one; their results are dropped.
+                int i0 = (int)rb * 4, j0 = (int)cbk * 4;
+                T* s = stackalloc T[16];
+                GemmDotKernel<TOps, TV, T>.Block(
+                    ar + Math.Min(i0, m - 1) * ra, ar + Math.Min(i0 + 1, m - 1) * ra, ar + Math.Min(i0 + 2, m - 1) * ra, ar + Math.Min(i0 + 3, m - 1) * ra,
+                    bc + Math.Min(j0, n - 1) * cb, bc + Math.Min(j0 + 1, n - 1) * cb, bc + Math.Min(j0 + 2, n - 1) * cb, bc + Math.Min(j0 + 3, n - 1) * cb,
+                    k, s);
+                for (int r = 0; r < 4 && i0 + r < m; r++)
+                    for (int q = 0; q < 4 && j0 + q < n; q++)
+                        Write(c + (i0 + r) * ldc + j0 + q, s[r * 4 + q], alpha, beta);
+            }
+            // Split the long side over the threads; the short side's blocks stay in cache.
+            if (m >= n)
+            {
+                void RowBlocks(long r0, long r1)
+                {
+                    for (long rb = r0; rb < r1; rb++)
+                        for (long cbk = 0; cbk < colBlocks; cbk++) Block(rb, cbk);
+                }
+                if (parallel) CpuParallel.For(rowBlocks, 4L * n * k, RowBlocks);
+                else RowBlocks(0, rowBlocks);
             }
             else
             {
-                long sCol = g.ColStrideA;
-                int blocks = (rows + BlockRows - 1) / BlockRows;
-                void Blocks(long b0, long b1)
+                void ColBlocks(long c0, long c1)
                 {
-                    Span<T> acc = stackalloc T[BlockRows];
-                    for (long b = b0; b < b1; b++)
-                    {
-                        int i0 = (int)b * BlockRows, len = Math.Min(BlockRows, rows - i0);
-                        var sum = acc[..len];
-                        sum.Clear();
-                        for (int p = 0; p < k; p++) // sum += v[p] * M[i0.., p], column after column
-                            TensorPrimitives.FusedMultiplyAdd(new ReadOnlySpan<T>(m + i0 + p * sCol, len), vc[p], sum, sum);
-                        for (int i = 0; i < len; i++) Write(y + (i0 + i) * ldy, sum[i], alpha, beta);
-                    }
+                    for (long cbk = c0; cbk < c1; cbk++)
+                        for (long rb = 0; rb < rowBlocks; rb++) Block(rb, cbk);
                 }
-                if (parallel) CpuParallel.For(blocks, (long)BlockRows * k, Blocks);
-                else Blocks(0, blocks);
+                if (parallel) CpuParallel.For(colBlocks, 4L * m * k, ColBlocks);
+                else ColBlocks(0, colBlocks);
             }
         }
+        finally
+        {
+            if (aCopy != null) HostAllocator.Shared.Return(aCopy, (long)m * k * sizeof(T));
+            if (bCopy != null) HostAllocator.Shared.Return(bCopy, (long)n * k * sizeof(T));
+        }
+    }
+
+    /// <summary>y = alpha · A · v + beta · y for an A whose columns are contiguous: y accumulates v[p] times
+    /// column p, for p in order, one block of rows at a time.</summary>
+    private static void ColumnForm(GemmArgs<T> g, long t, bool parallel)
+    {
+        T* a = g.A + t * g.BatchStrideA, v = g.B + t * g.BatchStrideB, y = g.C + t * g.BatchStrideC;
+        int rows = g.M, k = g.K;
+        long sCol = g.ColStrideA, sv = g.RowStrideB, ldy = g.Ldc;
+        T alpha = g.Alpha, beta = g.Beta;
+        int blocks = (rows + BlockRows - 1) / BlockRows;
+        void Blocks(long b0, long b1)
+        {
+            Span<T> acc = stackalloc T[BlockRows];
+            for (long blk = b0; blk < b1; blk++)
+            {
+                int i0 = (int)blk * BlockRows, len = Math.Min(BlockRows, rows - i0);
+                var sum = acc[..len];
+                sum.Clear();
+                for (int p = 0; p < k; p++) // sum += v[p] * A[i0.., p]
+                    TensorPrimitives.FusedMultiplyAdd(new ReadOnlySpan<T>(a + i0 + p * sCol, len), v[p * sv], sum, sum);
+                for (int i = 0; i < len; i++) Write(y + (i0 + i) * ldy, sum[i], alpha, beta);
+            }
+        }
+        if (parallel) CpuParallel.For(blocks, (long)BlockRows * k, Blocks);
+        else Blocks(0, blocks);
+    }
+
+    /// <summary>Copies `lines` strided vectors of length k into contiguous rows of a pooled, 64-byte aligned
+    /// block (aligned like tensor memory, so the dot products see the same alignment on every run).</summary>
+    private static T* Gather(T* src, int lines, int k, long sLine, long sK)
+    {
+        var dst = (T*)HostAllocator.Shared.Rent((long)lines * k * sizeof(T));
+        for (int l = 0; l < lines; l++)
+            for (int p = 0; p < k; p++) dst[(long)l * k + p] = src[l * sLine + p * sK];
+        return dst;
     }
 
     private static void Write(T* y, T acc, T alpha, T beta) =>
