@@ -1,0 +1,39 @@
+namespace PeftEngine.IO.Gguf;
+
+/// <summary>
+/// The row permutation llama.cpp's converter applies to LLaMA-family (llama, mistral, mixtral) q and k projection
+/// weights, and its inverse.
+/// </summary>
+/// <remarks>
+/// HF models rotate pairs (x[j], x[j + d/2]) of each head (rotate_half); llama.cpp's "llama" RoPE rotates adjacent
+/// pairs (x[2j], x[2j+1]). So <c>convert_hf_to_gguf.py</c> reorders the output rows of q_proj/k_proj within each
+/// head of size d: the row at HF position <c>t*d/2 + j</c> (t in {0,1}, j &lt; d/2) moves to GGUF position
+/// <c>2j + t</c>. In tensor terms: view the (rows, cols) weight as (heads, 2, d/2, cols), swap axes 1 and 2 and
+/// flatten back. k uses the number of key/value heads. Qwen2 and other NEOX-RoPE models are not permuted.
+/// A 1-D bias permutes the same way.
+/// </remarks>
+public static class LlamaQkPermutation
+{
+    /// <summary>GGUF row order back to HF order: <c>W_hf[h*d + t*d/2 + j] = W_gguf[h*d + 2j + t]</c>.</summary>
+    public static Tensor Undo(Tensor weight, int numHeads) => Permute(weight, numHeads, fromGguf: true);
+
+    /// <summary>HF row order to GGUF order (what the converter does): <c>W_gguf[h*d + 2j + t] = W_hf[h*d + t*d/2 + j]</c>.</summary>
+    public static Tensor Apply(Tensor weight, int numHeads) => Permute(weight, numHeads, fromGguf: false);
+
+    private static Tensor Permute(Tensor w, int heads, bool fromGguf)
+    {
+        int rows = w.Shape[0];
+        if (heads <= 0 || rows % (2 * heads) != 0)
+            throw new ArgumentException($"LlamaQkPermutation: {rows} rows of {w.Shape} cannot be split into {heads} heads of even size");
+        int half = rows / heads / 2;
+        var rest = w.Shape.ToArray()[1..];
+        // Apply: (rows, ...) -> (heads, 2, d/2, ...) -> swap -> (heads, d/2, 2, ...) -> (rows, ...).
+        // Undo:  (rows, ...) -> (heads, d/2, 2, ...) -> swap -> (heads, 2, d/2, ...) -> (rows, ...).
+        int[] split = fromGguf ? [heads, half, 2, .. rest] : [heads, 2, half, .. rest];
+        using var c = Ops.Contiguous(w);
+        using var v = Ops.Reshape(c, split);
+        using var s = Ops.Transpose(v, 1, 2);
+        using var sc = Ops.Contiguous(s);
+        return Ops.Reshape(sc, w.Shape.ToArray());
+    }
+}
