@@ -242,3 +242,41 @@ public class GgufTests
         Assert.Throws<ArgumentException>(() => LlamaQkPermutation.Undo(bias, 4));
     }
 }
+
+public class GgufLlamaLoadingTests
+{
+    [Fact]
+    public void LoadInHfOrderUndoesTheConverterPermutation()
+    {
+        using var dir = new TempDir();
+        string p = dir.File("llama.gguf");
+        // 2 query heads and 1 key/value head of size 4; width 2 (rows of a q/k projection).
+        using var q = Tensor.FromArray(Enumerable.Range(0, 16).Select(i => (float)i).ToArray(), 8, 2);
+        using var k = Tensor.FromArray(Enumerable.Range(0, 8).Select(i => (float)-i).ToArray(), 4, 2);
+        using var qg = LlamaQkPermutation.Apply(q, 2);
+        using var kg = LlamaQkPermutation.Apply(k, 1);
+        new GgufWriter()
+            .AddString("general.architecture", "llama")
+            .AddUInt32("llama.attention.head_count", 2)
+            .AddUInt32("llama.attention.head_count_kv", 1)
+            .AddTensor("blk.0.attn_q.weight", qg).AddTensor("blk.0.attn_k.weight", kg).AddTensor("blk.0.attn_v.weight", kg)
+            .Save(p);
+        using var g = GgufFile.Open(p);
+        Assert.Equal(q.ToArray<float>(), LlamaQkPermutation.LoadInHfOrder(g, "blk.0.attn_q.weight").ToArray<float>());
+        Assert.Equal(k.ToArray<float>(), LlamaQkPermutation.LoadInHfOrder(g, "blk.0.attn_k.weight").ToArray<float>());
+        Assert.Equal(kg.ToArray<float>(), LlamaQkPermutation.LoadInHfOrder(g, "blk.0.attn_v.weight").ToArray<float>());
+        Assert.NotEqual(q.ToArray<float>(), g.Load("blk.0.attn_q.weight").ToArray<float>());
+    }
+
+    [Fact]
+    public void Qwen2WeightsAreNotPermuted()
+    {
+        using var dir = new TempDir();
+        string p = dir.File("qwen.gguf");
+        using var q = Tensor.FromArray(Enumerable.Range(0, 8).Select(i => (float)i).ToArray(), 4, 2);
+        new GgufWriter().AddString("general.architecture", "qwen2").AddUInt32("qwen2.attention.head_count", 1)
+            .AddTensor("blk.0.attn_q.weight", q).Save(p);
+        using var g = GgufFile.Open(p);
+        Assert.Equal(q.ToArray<float>(), LlamaQkPermutation.LoadInHfOrder(g, "blk.0.attn_q.weight").ToArray<float>());
+    }
+}

@@ -20,6 +20,25 @@ public static class LlamaQkPermutation
     /// <summary>HF row order to GGUF order (what the converter does): <c>W_gguf[h*d + 2j + t] = W_hf[h*d + t*d/2 + j]</c>.</summary>
     public static Tensor Apply(Tensor weight, int numHeads) => Permute(weight, numHeads, fromGguf: false);
 
+    /// <summary>Architectures whose GGUF q/k weights carry the permutation (llama.cpp writes Mistral as "llama").</summary>
+    public static readonly IReadOnlySet<string> PermutedArchitectures = new HashSet<string> { "llama", "mistral", "mixtral" };
+
+    /// <summary>
+    /// Loads a tensor from a GGUF file in HF row order: for a permuted architecture, <c>blk.N.attn_q.*</c> is
+    /// un-permuted with <c>{arch}.attention.head_count</c> heads and <c>blk.N.attn_k.*</c> with
+    /// <c>{arch}.attention.head_count_kv</c> (default: head_count); every other tensor loads unchanged.
+    /// </summary>
+    public static Tensor LoadInHfOrder(GgufFile file, string name, DType? convertTo = null)
+    {
+        var t = file.Load(name, convertTo);
+        bool isQ = name.Contains(".attn_q."), isK = name.Contains(".attn_k.");
+        if (!(isQ || isK) || !file.Has("general.architecture") || !PermutedArchitectures.Contains(file.Architecture)) return t;
+        long heads = file.ArchInteger("attention.head_count")
+            ?? throw new InvalidDataException($"GGUF file '{file.Path}': '{file.Architecture}.attention.head_count' is needed to un-permute '{name}'");
+        long kvHeads = file.ArchInteger("attention.head_count_kv") ?? heads;
+        using (t) return Undo(t, (int)(isQ ? heads : kvHeads));
+    }
+
     private static Tensor Permute(Tensor w, int heads, bool fromGguf)
     {
         int rows = w.Shape[0];
