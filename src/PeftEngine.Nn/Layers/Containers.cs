@@ -42,17 +42,17 @@ public class ModuleList : Module, IReadOnlyList<Module>
 /// <remarks>PyTorch: torch.nn.Sequential.</remarks>
 public sealed class Sequential(params IEnumerable<Module> modules) : ModuleList(modules)
 {
-    /// <summary>x -> m_n(… m_1(m_0(x))); intermediate results are disposed.</summary>
+    /// <summary>x -> m_n(… m_1(m_0(x))); intermediate results are disposed. An empty sequence returns a view of x.</summary>
     public override Tensor Forward(Tensor x)
     {
-        var h = x.Alias();
+        Tensor? h = null;
         foreach (var m in this)
         {
-            var next = m.Forward(h);
-            h.Dispose();
+            var next = m.Forward(h ?? x);
+            h?.Dispose();
             h = next;
         }
-        return h;
+        return h ?? Ops.View(x, x.Shape.ToArray());
     }
 }
 

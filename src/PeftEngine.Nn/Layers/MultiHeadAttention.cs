@@ -91,15 +91,15 @@ public sealed class MultiHeadAttention : Module
         using var q = Heads(QProj, x, NumHeads, offset);     // (B, H, T, D)
         using var k = Heads(KProj, x, NumKvHeads, offset);   // (B, Hkv, T, D)
         using var v = Heads(VProj, x, NumKvHeads, null);     // (B, Hkv, T, D)
-        Tensor kAll, vAll;
-        if (cache is null) (kAll, vAll) = (k.Alias(), v.Alias());
-        else (kAll, vAll) = cache.Append(k, v);              // (B, Hkv, offset + T, D)
-        using (kAll)
-        using (vAll)
+        // With a cache, attend over every cached position; without one, over the new keys (no copy, so the
+        // graph reaches k and v).
+        var (cachedK, cachedV) = cache is null ? ((Tensor?)null, (Tensor?)null) : cache.Append(k, v);   // (B, Hkv, offset + T, D)
+        using (cachedK)
+        using (cachedV)
         {
-            using var y = Ops.ScaledDotProductAttention(q, kAll, vAll, mask, isCausal);   // (B, H, T, D)
-            using var yt = Ops.Transpose(y, 1, 2);                                         // (B, T, H, D)
-            using var merged = Ops.Reshape(yt, b, t, NumHeads * HeadDim);                  // (B, T, H·D)
+            using var y = Ops.ScaledDotProductAttention(q, cachedK ?? k, cachedV ?? v, mask, isCausal);   // (B, H, T, D)
+            using var yt = Ops.Transpose(y, 1, 2);                                                       // (B, T, H, D)
+            using var merged = Ops.Reshape(yt, b, t, NumHeads * HeadDim);                                // (B, T, H·D)
             return OProj.Forward(merged);
         }
     }
