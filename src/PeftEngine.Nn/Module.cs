@@ -64,7 +64,7 @@ public abstract class Module : IDisposable
     {
         ArgumentNullException.ThrowIfNull(tensor);
         CheckNewName(name);
-        _buffers.Add(name, tensor);
+        _buffers.Add(name, TensorScope.Detach(tensor));
         if (!persistent) _nonPersistent.Add(name);
         return tensor;
     }
@@ -240,7 +240,7 @@ public abstract class Module : IDisposable
                 {
                     var old = m._buffers[name];
                     if (old.DType == dtype || !old.DType.IsFloat()) continue;
-                    m._buffers[name] = old.To(dtype);
+                    m._buffers[name] = TensorScope.Detach(old.To(dtype));
                     old.Dispose();
                 }
         }

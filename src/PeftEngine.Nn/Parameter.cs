@@ -8,7 +8,8 @@ namespace PeftEngine.Nn;
 /// </summary>
 /// <remarks>PyTorch: torch.nn.Parameter (a Tensor subclass; here a wrapper, since Tensor is sealed). The
 /// implicit conversion to <see cref="Tensor"/> lets a parameter be passed straight to an op:
-/// <c>Ops.Linear(x, Weight, Bias?.Data)</c>.</remarks>
+/// <c>Ops.Linear(x, Weight, Bias?.Data)</c>. A parameter's tensor belongs to no <see cref="TensorScope"/>: it
+/// lives until the parameter (or its module) is disposed.</remarks>
 public sealed class Parameter : IDisposable
 {
     private Tensor _data;
@@ -19,7 +20,7 @@ public sealed class Parameter : IDisposable
         ArgumentNullException.ThrowIfNull(data);
         if (!data.IsLeaf)
             throw new ArgumentException($"Parameter: data {data.Shape} was made by {data.GradFn!.Name}; pass a leaf (use Detach())");
-        _data = data;
+        _data = TensorScope.Detach(data);
         if (requiresGrad) _data.RequiresGrad = true;
     }
 
@@ -33,7 +34,7 @@ public sealed class Parameter : IDisposable
             ArgumentNullException.ThrowIfNull(value);
             if (!value.IsLeaf) throw new ArgumentException($"Parameter: new data {value.Shape} must be a leaf");
             bool requires = _data.RequiresGrad;
-            _data = value;
+            _data = TensorScope.Detach(value);
             _data.RequiresGrad = requires && value.DType.IsFloat();
         }
     }

@@ -77,7 +77,7 @@ public static class Convolution
 
     private static Tensor PadDim(Tensor x, int dim, int p)
     {
-        if (p == 0) return x.Alias();
+        if (p == 0) return Ops.View(x, x.Shape.ToArray());   // a recorded view: the graph must reach x
         var dims = x.Shape.ToArray();
         dims[dim] = p;
         using var zeros = Tensor.Zeros(new Shape(dims), x.DType, x.Device);

@@ -17,8 +17,8 @@ public sealed class KvCache : IDisposable
         if (batch <= 0 || kvHeads <= 0 || maxLength <= 0 || headDim <= 0)
             throw new ArgumentException($"KvCache: sizes must be positive, got batch={batch}, kvHeads={kvHeads}, maxLength={maxLength}, headDim={headDim}");
         var shape = new Shape(batch, kvHeads, maxLength, headDim);
-        _keys = Tensor.Zeros(shape, dtype, device);
-        _values = Tensor.Zeros(shape, dtype, device);
+        _keys = TensorScope.Detach(Tensor.Zeros(shape, dtype, device));     // lives across generation steps
+        _values = TensorScope.Detach(Tensor.Zeros(shape, dtype, device));
     }
 
     /// <summary>Number of positions stored so far (the position of the next token).</summary>

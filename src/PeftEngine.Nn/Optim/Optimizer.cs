@@ -66,7 +66,7 @@ public abstract class Optimizer : IDisposable
     /// <summary>A state tensor named <paramref name="name"/> for the parameter, created as zeros on first use.</summary>
     protected static Tensor StateTensor(ParamState state, string name, Tensor like)
     {
-        if (!state.Tensors.TryGetValue(name, out var t)) state.Tensors[name] = t = Tensor.ZerosLike(like);
+        if (!state.Tensors.TryGetValue(name, out var t)) state.Tensors[name] = t = TensorScope.Detach(Tensor.ZerosLike(like));   // outlives the step's scope
         return t;
     }
 
@@ -121,7 +121,7 @@ public abstract class Optimizer : IDisposable
             foreach (var (index, saved) in dict.State)
             {
                 var s = new ParamState { Step = saved.Step };
-                foreach (var (name, t) in saved.Tensors) s.Tensors[name] = Ops.Clone(t);
+                foreach (var (name, t) in saved.Tensors) s.Tensors[name] = TensorScope.Detach(Ops.Clone(t));
                 _state[all[index]] = s;
             }
         for (int g = 0; g < _groups.Count; g++)
