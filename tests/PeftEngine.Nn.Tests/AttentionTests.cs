@@ -97,6 +97,24 @@ public class AttentionTests
     }
 
     [Fact]
+    public void PaddingMaskHidesLeftPadding()
+    {
+        // Row 1 is left-padded by one token: its real tokens must attend exactly as the unpadded sequence does.
+        using var attn = new MultiHeadAttention(8, 2, dtype: DType.F64, generator: new Generator(7));
+        using var x = TestData.Uniform(8, new Shape(2, 5, 8));
+        using var am = Tensor.FromArray(new long[] { 1, 1, 1, 1, 1, 0, 1, 1, 1, 1 }, 2, 5);
+        using var mask = Ops.PaddingMask(am, DType.F64);                     // (B, 1, 1, S)
+        using var y = attn.Forward(x, mask);
+        using var row = Ops.Narrow(x, 0, 1, 1);
+        using var real = Ops.Narrow(row, 1, 1, 4);                           // (1, 4, 8)
+        using var alone = attn.Forward(real);
+        using var yRow = Ops.Narrow(y, 0, 1, 1);
+        using var yReal = Ops.Narrow(yRow, 1, 1, 4);
+        using var yc = Ops.Contiguous(yReal);
+        TestData.AssertClose(alone, yc, 1e-12);
+    }
+
+    [Fact]
     public void CacheRejectsOverflowAndWrongShapes()
     {
         using var cache = new KvCache(1, 2, 3, 4);

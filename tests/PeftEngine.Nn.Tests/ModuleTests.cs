@@ -27,14 +27,14 @@ internal sealed class TinyInner : Module
 
     public override Tensor Forward(Tensor x)
     {
-        var h = x.Alias();
+        Tensor? h = null;
         foreach (var layer in (ModuleList)GetChild("layers"))
         {
-            var next = layer.Forward(h);
-            h.Dispose();
+            var next = layer.Forward(h ?? x);
+            h?.Dispose();
             h = next;
         }
-        using (h) return GetChild("norm").Forward(h);
+        using (h) return GetChild("norm").Forward(h ?? x);
     }
 }
 
