@@ -46,7 +46,7 @@ public static partial class Ops
     /// <summary>Repeats each head <paramref name="times"/> times along dim 1: (B, Hkv, S, D) -> (B, Hkv*times, S, D).</summary>
     private static Tensor RepeatHeads(Tensor x, int times)
     {
-        if (times == 1) return x.Alias();
+        if (times == 1) return View(x, x.Shape.ToArray());   // a recorded view, so gradients reach x
         int b = x.Shape[0], hkv = x.Shape[1], s = x.Shape[2], d = x.Shape[3];
         using var u = Unsqueeze(x, 2);                       // (B, Hkv, 1, S, D)
         using var e = Expand(u, b, hkv, times, s, d);        // (B, Hkv, g, S, D), no copy
