@@ -105,3 +105,27 @@ public class AutogradTests
         Assert.Null(d.GradFn);
     }
 }
+
+public class PassThroughGradientTests
+{
+    [Fact]
+    public void MovingToTheSameDeviceKeepsTheGraph()
+    {
+        var w = Tensor.FromArray(new double[] { 1, 2 }).RequireGrad();
+        using var same = w.To(Device.Cpu);
+        using var y = (same * same).Sum();
+        y.Backward();
+        Assert.Equal(new double[] { 2, 4 }, w.Grad!.ToArray<double>());
+    }
+
+    [Fact]
+    public void MovingBetweenDevicesCarriesTheGradientBack()
+    {
+        var w = Tensor.FromArray(new double[] { 1, 2 }).RequireGrad();
+        using var r = w.To(Device.CpuReference);
+        using var y = (r * 3.0).Sum();
+        y.Backward();
+        Assert.Equal(Device.Cpu, w.Grad!.Device);
+        Assert.Equal(new double[] { 3, 3 }, w.Grad.ToArray<double>());
+    }
+}

@@ -19,7 +19,12 @@ public static partial class Ops
     public static Tensor ToDevice(Tensor x, Device device)
     {
         x.ThrowIfDisposed();
-        if (x.Device == device) return x.Alias();
+        if (x.Device == device)
+        {
+            var same = x.Alias();
+            if (Graph.IsRecording(x)) Graph.Attach(same, new PassThroughNode("ToDevice"), x);
+            return same;
+        }
         using var c = ContiguousNoGrad(x);
         var bytes = new byte[c.Numel * c.DType.SizeOf()];
         c.Backend.CopyToHost(c.Storage, c.Offset * c.DType.SizeOf(), bytes);
