@@ -128,11 +128,14 @@ public static class TokenizerJsonLoader
 
     private static void InferSpecialIds(TokenizerBase tok)
     {
+        // Only added tokens flagged special count: ordinary vocabulary entries such as "</s>" in Qwen's vocabulary
+        // are plain text pieces.
+        var specials = tok.AddedTokens.Where(t => t.Special).ToDictionary(t => t.Content, t => t.Id, StringComparer.Ordinal);
         int? Find(params string[] names)
         {
             foreach (var n in names)
             {
-                if (tok.TokenToId(n) is int id) return id;
+                if (specials.TryGetValue(n, out int id)) return id;
             }
             return null;
         }
