@@ -42,28 +42,25 @@ internal static class TokenizerTestData
     });
 
     private static readonly Lazy<SentencePieceBpeTokenizer> Phi3Lazy = new(() =>
+        (SentencePieceBpeTokenizer)GgufTokenizerFactory.Create(Phi3Metadata()));
+
+    /// <summary>phi-3's tokenizer.ggml.* metadata as a GGUF reader would return it.</summary>
+    public static Dictionary<string, object> Phi3Metadata()
     {
         using var s = OpenGz("phi3-spm-vocab.json.gz");
         using var doc = JsonDocument.Parse(s);
         var root = doc.RootElement;
-        var vocab = new Dictionary<string, int>(StringComparer.Ordinal);
-        var tokens = root.GetProperty("tokens").EnumerateArray().Select(e => e.GetString()!).ToArray();
-        for (int i = 0; i < tokens.Length; i++) vocab.TryAdd(tokens[i], i);
-        var scores = root.GetProperty("scores").EnumerateArray().Select(e => e.GetSingle()).ToArray();
-        var types = root.GetProperty("token_type").EnumerateArray().Select(e => e.GetInt32()).ToArray();
-        var tok = new SentencePieceBpeTokenizer(vocab, scores, byteFallback: true, addPrefixSpace: true);
-        // GGUF token types: 3 = control, 4 = user-defined. Both are matched verbatim before splitting.
-        var added = new List<AddedToken>();
-        for (int i = 0; i < tokens.Length; i++)
+        return new Dictionary<string, object>
         {
-            if (types[i] is 3 or 4) added.Add(new AddedToken(i, tokens[i], Special: types[i] == 3));
-        }
-        tok.AddTokens(added);
-        tok.BosTokenId = root.GetProperty("bos_token_id").GetInt32();
-        tok.EosTokenId = root.GetProperty("eos_token_id").GetInt32();
-        tok.PrefixTokens = [tok.BosTokenId.Value];
-        return tok;
-    });
+            ["tokenizer.ggml.model"] = root.GetProperty("model").GetString()!,
+            ["tokenizer.ggml.tokens"] = root.GetProperty("tokens").EnumerateArray().Select(e => e.GetString()!).ToArray(),
+            ["tokenizer.ggml.scores"] = root.GetProperty("scores").EnumerateArray().Select(e => e.GetSingle()).ToArray(),
+            ["tokenizer.ggml.token_type"] = root.GetProperty("token_type").EnumerateArray().Select(e => e.GetInt32()).ToArray(),
+            ["tokenizer.ggml.bos_token_id"] = (uint)root.GetProperty("bos_token_id").GetInt32(),
+            ["tokenizer.ggml.eos_token_id"] = (uint)root.GetProperty("eos_token_id").GetInt32(),
+            ["tokenizer.ggml.unknown_token_id"] = (uint)root.GetProperty("unknown_token_id").GetInt32(),
+        };
+    }
 
     public static ByteLevelBpeTokenizer Gpt2 => Gpt2Lazy.Value;
     public static TokenizerBase Qwen => QwenLazy.Value;
