@@ -45,7 +45,7 @@ public sealed class BertPreTokenizer
             else sb.Append(rune.ToString());
         }
         string s = sb.ToString();
-        if (StripAccents) s = AccentFolding.Strip(s);
+        if (StripAccents) s = RemoveAccents(s);
         if (Lowercase) s = s.ToLowerInvariant();
 
         var words = new List<string>();
@@ -67,6 +67,18 @@ public sealed class BertPreTokenizer
         }
         Flush();
         return words;
+    }
+
+    // NFD, then drop the combining marks: "Äpfel" -> "A\u0308pfel" -> "Apfel".
+    private static string RemoveAccents(string s)
+    {
+        string d = UnicodeNormalization.Nfd(s);
+        var sb = new StringBuilder(d.Length);
+        foreach (var rune in d.EnumerateRunes())
+        {
+            if (Rune.GetUnicodeCategory(rune) != UnicodeCategory.NonSpacingMark) sb.Append(rune.ToString());
+        }
+        return sb.ToString();
     }
 
     private static bool IsWhitespace(Rune r) =>

@@ -66,7 +66,7 @@ public sealed class ByteLevelBpeTokenizer : TokenizerBase
     /// <inheritdoc/>
     protected override void EncodeOrdinary(string text, List<int> output)
     {
-        if (NormalizeNfc) text = text.Normalize(NormalizationForm.FormC);
+        if (NormalizeNfc) text = UnicodeNormalization.Nfc(text);
         if (_pattern is null)
         {
             EncodeWord(text, output);
