@@ -27,7 +27,7 @@ internal static class BpeMerger
         public bool Alive;
     }
 
-    /// <summary>Merges <paramref name="ids"/> in place semantics and returns the resulting ids.</summary>
+    /// <summary>Merges the symbols <paramref name="ids"/> (negative ids never merge) and returns the resulting ids.</summary>
     public static List<int> Merge(IReadOnlyList<int> ids, TryMergeFn tryMerge)
     {
         int n = ids.Count;

@@ -92,7 +92,7 @@ public abstract class TokenizerBase : ITokenizer
     /// <summary>Decodes a run of ids that are not added tokens.</summary>
     protected abstract string DecodeOrdinary(IReadOnlyList<int> ids);
 
-    /// <summary>Whether decoding strips the single leading space a model-specific prefix introduced (SentencePiece).</summary>
+    /// <summary>Final touch on the decoded text (SentencePiece removes the leading space its prefix introduced).</summary>
     protected virtual string FinishDecode(string text) => text;
 
     /// <inheritdoc/>

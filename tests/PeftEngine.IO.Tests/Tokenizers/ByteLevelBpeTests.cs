@@ -141,4 +141,39 @@ public class ByteLevelBpeTests
         var ex = Assert.Throws<ArgumentException>(() => new ByteLevelBpeTokenizer(vocab, []));
         Assert.Contains("byte", ex.Message);
     }
+
+    [Fact]
+    public void IgnoreMerges_EmitsWholeWordTokensDirectly()
+    {
+        var vocab = Enumerable.Range(0, 256).ToDictionary(b => ByteLevelAlphabet.ByteToChar((byte)b).ToString(), b => b);
+        vocab["xyz"] = 256;   // reachable by no merge
+        var plain = new ByteLevelBpeTokenizer(vocab, [], pattern: null);
+        var llama3Style = new ByteLevelBpeTokenizer(vocab, [], pattern: null, ignoreMerges: true);
+        Assert.Equal([120, 121, 122], plain.Encode("xyz"));
+        Assert.Equal([256], llama3Style.Encode("xyz"));
+    }
+
+    [Fact]
+    public void TokenizerJson_ByteLevelWithDefaultRegex_SplitsLikeGpt2()
+    {
+        var vocab = Enumerable.Range(0, 256).ToDictionary(b => ByteLevelAlphabet.ByteToChar((byte)b).ToString(), b => b);
+        vocab["Ġa"] = 256;
+        var json = new System.Text.Json.Nodes.JsonObject
+        {
+            ["pre_tokenizer"] = new System.Text.Json.Nodes.JsonObject { ["type"] = "ByteLevel", ["add_prefix_space"] = false, ["use_regex"] = true },
+            ["decoder"] = new System.Text.Json.Nodes.JsonObject { ["type"] = "ByteLevel" },
+            ["model"] = new System.Text.Json.Nodes.JsonObject
+            {
+                ["type"] = "BPE",
+                ["vocab"] = new System.Text.Json.Nodes.JsonObject(vocab.Select(kv => KeyValuePair.Create(kv.Key, (System.Text.Json.Nodes.JsonNode?)kv.Value))),
+                ["merges"] = new System.Text.Json.Nodes.JsonArray("Ġ a"),
+            },
+        };
+        var tok = TokenizerJsonLoader.Load(new MemoryStream(System.Text.Encoding.UTF8.GetBytes(json.ToJsonString())));
+        var bl = Assert.IsType<ByteLevelBpeTokenizer>(tok);
+        Assert.Equal(1, bl.MergeCount);
+        // " a" is one GPT-2 word and merges; "a a" -> "a", " a".
+        Assert.Equal([97, 256], tok.Encode("a a"));
+        Assert.Equal("a a", tok.Decode([97, 256]));
+    }
 }
