@@ -68,6 +68,22 @@ public class ConformanceTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Llama3TokenizerJson_MatchesLlamaBpeVectors_WhenAvailable()
+    {
+        // Llama-3's vocabulary is under Meta's licence and is not committed; set PEFT_LLAMA3_TOKENIZER_JSON to a
+        // Llama-3 tokenizer.json to check it against llama.cpp's llama-bpe vectors.
+        string? path = Environment.GetEnvironmentVariable("PEFT_LLAMA3_TOKENIZER_JSON");
+        if (string.IsNullOrEmpty(path) || !File.Exists(path))
+        {
+            output.WriteLine("SKIPPED: PEFT_LLAMA3_TOKENIZER_JSON is not set to an existing tokenizer.json.");
+            return;
+        }
+        var tok = TokenizerJsonLoader.Load(path);
+        Assert.IsType<ByteLevelBpeTokenizer>(tok);
+        Assert.Equal(0, CountMismatches(tok, "llama-bpe"));
+    }
+
+    [Fact]
     public void Vectors_RoundTripThroughDecode_ForByteLevelModels()
     {
         foreach (var (tok, name) in new (ITokenizer, string)[] { (TokenizerTestData.Gpt2, "gpt-2"), (TokenizerTestData.Qwen, "qwen2") })
