@@ -14,7 +14,9 @@ public partial interface IBackend
     /// (one matrix broadcast over the batch) and a transposed inner layout (unit stride along rows). Callers never
     /// copy an operand to transpose it: they pass a transposed view, or the plain view with the trans flag.</para>
     /// <para>When <paramref name="beta"/> is 0, c is written without being read (so its old contents may be
-    /// garbage or NaN). Dtypes: F32 and F64, the same for all three tensors. Each element of c is summed in an
+    /// garbage or NaN). Dtypes: F32 and F64, the same for all three tensors; or, with an F32 c, either operand
+    /// may be BF16 or F16 (a frozen 16-bit weight times f32 activations): it is widened to F32 exactly as it is read,
+    /// the products are computed in F32, and no F32 copy of the whole operand is made. Each element of c is summed in an
     /// order that depends only on the shapes, never on the thread count.</para>
     /// <para>PyTorch: torch.baddbmm(c, op(a), op(b), beta=beta, alpha=alpha, out=c); BLAS: ?gemm_batch_strided.</para>
     /// </remarks>

@@ -19,7 +19,8 @@ internal enum GemmIsa
 /// <summary>
 /// Entry point of the fast GEMM: handles the degenerate shapes, merges a broadcast B's batch into the rows of A,
 /// sends matrix-vector and other narrow products to <see cref="GemmVectorPath{T}"/>, and runs everything else through the
-/// blocked <see cref="GemmDriver{TK, T}"/> with the micro-kernel for the CPU's vector width.
+/// blocked <see cref="GemmDriver{TK, T}"/> with the micro-kernel for the CPU's vector width. A bf16 or f16 operand
+/// (f32 compute) always takes the blocked path, which widens it while packing.
 /// </summary>
 internal static unsafe class Gemm<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
@@ -45,7 +46,8 @@ internal static unsafe class Gemm<T> where T : unmanaged, IFloatingPointIeee754<
         }
         if (isa == GemmIsa.Best)
             isa = Vector512.IsHardwareAccelerated ? GemmIsa.V512 : Vector256.IsHardwareAccelerated ? GemmIsa.V256 : GemmIsa.V128;
-        if (allowVectorPath && GemmVectorPath<T>.TryRun(g, isa)) return;
+        // The unpacked narrow forms read A and B in place, so they take only operands stored as T.
+        if (allowVectorPath && g.IsNative && GemmVectorPath<T>.TryRun(g, isa)) return;
         switch (isa)
         {
             case GemmIsa.V512:

@@ -60,7 +60,9 @@ internal static unsafe class GemmDriver<TK, T>
     /// <summary>One matrix of the batch, split over the threads when the workspace says so.</summary>
     private static void Matrix(in GemmArgs<T> g, long t, Workspace ws)
     {
-        T* a = g.A + t * g.BatchStrideA, b = g.B + t * g.BatchStrideB, c = g.C + t * g.BatchStrideC;
+        // A and B are addressed by element offsets, since a 16-bit operand's elements are not T-sized.
+        long a = t * g.BatchStrideA, b = t * g.BatchStrideB;
+        T* c = g.C + t * g.BatchStrideC;
         int kcMax = KC, ncMax = NC, nr = TK.NR;
         for (int jc = 0; jc < g.N; jc += ncMax)
         {
@@ -70,9 +72,10 @@ internal static unsafe class GemmDriver<TK, T>
             {
                 int kc = Math.Min(kcMax, g.K - pc);
                 T beta = pc == 0 ? g.Beta : T.One; // later k blocks add to what the first one wrote
-                T* bSrc = b + pc * g.RowStrideB + jc * g.ColStrideB;
+                long bSrc = b + pc * g.RowStrideB + jc * g.ColStrideB;
                 T* bPacked = ws.B;
                 long rsB = g.RowStrideB, csB = g.ColStrideB;
+                var source = g;
 
                 // Pack B once for all row blocks.
                 void PackB(long p0, long p1)
@@ -80,7 +83,7 @@ internal static unsafe class GemmDriver<TK, T>
                     for (long q = p0; q < p1; q++)
                     {
                         int j = (int)q * nr;
-                        GemmPacking.Panel(bSrc + j * csB, csB, rsB, Math.Min(nr, nc - j), nr, kc, bPacked + (long)j * kc);
+                        GemmPacking.Panel(source.SourceB, source.BAt(bSrc + j * csB), csB, rsB, Math.Min(nr, nc - j), nr, kc, bPacked + (long)j * kc);
                     }
                 }
                 if (ws.Parallel) CpuParallel.For(panels, (long)kc * nr, PackB);
@@ -128,12 +131,12 @@ internal static unsafe class GemmDriver<TK, T>
         }
     }
 
-    /// <summary>Packs an mc x kc block of A into MR-row panels.</summary>
-    private static void PackA(in GemmArgs<T> g, T* src, int mc, int kc, T* dst)
+    /// <summary>Packs an mc x kc block of A (starting <paramref name="src"/> elements from g.A) into MR-row panels.</summary>
+    private static void PackA(in GemmArgs<T> g, long src, int mc, int kc, T* dst)
     {
         int mr = TK.MR;
         for (int i = 0; i < mc; i += mr)
-            GemmPacking.Panel(src + i * g.RowStrideA, g.RowStrideA, g.ColStrideA, Math.Min(mr, mc - i), mr, kc, dst + (long)i * kc);
+            GemmPacking.Panel(g.SourceA, g.AAt(src + i * g.RowStrideA), g.RowStrideA, g.ColStrideA, Math.Min(mr, mc - i), mr, kc, dst + (long)i * kc);
     }
 
     /// <summary>Runs the micro-kernel over rows 0..mc and columns j0..j1 of one packed block. Ragged edge
