@@ -68,6 +68,37 @@ public static class FmaPeak
         return flops.Sum() / seconds.Max() / 1e9;
     }
 
+    /// <summary>
+    /// Runs a fixed amount of the same loop: <paramref name="rounds"/> rounds of 16 FMAs on each of
+    /// <paramref name="threads"/> threads (1 runs on the calling thread), and returns the floating-point operations
+    /// done, so a caller that times it (a benchmark harness) gets GFLOP/s as that count over the time.
+    /// </summary>
+    /// <param name="threads">Threads to run at once (at least 1).</param>
+    /// <param name="rounds">Rounds per thread, in multiples of 4096 (rounded up).</param>
+    /// <param name="vectorBits">512 or 256; 0 for the widest the CPU runs natively.</param>
+    public static long RunF32(int threads, long rounds, int vectorBits = 0)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);
+        if (vectorBits == 0) vectorBits = Vector512.IsHardwareAccelerated ? 512 : 256;
+        if (vectorBits is not (512 or 256))
+            throw new ArgumentException($"FmaPeak: vectorBits must be 0, 256 or 512, got {vectorBits}");
+        long batches = (rounds + Batch - 1) / Batch;
+        void Work()
+        {
+            float sink = 0;
+            for (long i = 0; i < batches; i++) sink += vectorBits == 512 ? Loop512(Batch) : Loop256(Batch);
+            s_sink = sink;
+        }
+        if (threads == 1) Work();
+        else
+        {
+            var workers = new Thread[threads];
+            for (int t = 0; t < threads; t++) (workers[t] = new Thread(Work) { IsBackground = true }).Start();
+            foreach (var w in workers) w.Join();
+        }
+        return batches * Batch * Chains * (vectorBits / 32) * 2L * threads;
+    }
+
     /// <summary>n rounds of 16 independent 512-bit FMAs; returns one lane so the work is not optimised away.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static float Loop512(int n)
