@@ -37,6 +37,36 @@ public class GemmMixedPrecisionTests
         Check(da, db, 2, 50, 64, 1, transA, transB, Layout.Contiguous, 1, 0);
     }
 
+    /// <summary>The bias added in the GEMM's write-back, on every path: the blocked kernels (12 x 2 and 24 x 1
+    /// vectors, edge tiles, several k blocks), the narrow dot-product and matrix-vector forms, and k = 0.</summary>
+    [Theory]
+    [InlineData(DType.F32)]
+    [InlineData(DType.F64)]
+    public void FusedBiasIsAddedToEveryRow(DType dtype)
+    {
+        foreach (var (m, k, n, transB, beta) in new[]
+                 {
+                     (70, 300, 90, false, 0.0), (50, 40, 33, true, 1.0), (100, 300, 12, false, 0.5), (45, 20, 7, true, 0.0),
+                     (60, 64, 20, true, 0.0), (1, 64, 50, false, 1.0), (50, 64, 1, false, 0.0), (9, 0, 11, false, 0.5),
+                 })
+        {
+            int seed = m * 1000 + n;
+            using var a = TestData.Uniform(seed, new Shape(2, m, k), dtype);
+            using var b = TestData.Uniform(seed + 1, transB ? new Shape(2, n, k) : new Shape(2, k, n), dtype);
+            using var bias = TestData.Uniform(seed + 2, new Shape(n), dtype);
+            using var c0 = TestData.Uniform(seed + 3, new Shape(2, m, n), dtype);
+            using var fast = Ops.Clone(c0);
+            CpuBackend.Instance.Gemm(a, b, fast, false, transB, 1.5, beta, bias);
+            using var expected = c0.To(Device.CpuReference);
+            using var aRef = a.To(Device.CpuReference);
+            using var bRef = b.To(Device.CpuReference);
+            using var biasRef = bias.To(Device.CpuReference);
+            ReferenceBackend.Instance.Gemm(aRef, bRef, expected, false, transB, 1.5, beta, biasRef);
+            double tol = dtype == DType.F32 ? 1e-4 : 1e-12;
+            TestData.AssertClose(expected.ToDoubleArray(), fast.ToDoubleArray(), tol, tol, $"{dtype.Name()} m {m} k {k} n {n} beta {beta}");
+        }
+    }
+
     [Fact]
     public void LinearWithABf16WeightGivesF32AndTheInputsGradient()
     {

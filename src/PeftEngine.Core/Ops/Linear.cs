@@ -2,7 +2,7 @@ namespace PeftEngine;
 
 /// <summary>
 /// The affine map of a fully connected layer, y = x · Wᵀ + b, as one op: the GEMM reads W (out, in) through
-/// its transpose flag, and the bias is written into y first so the GEMM adds the product to it (beta = 1).
+/// its transpose flag and adds the bias to each row of y as it writes it (no pass of its own over y).
 /// </summary>
 /// <remarks>
 /// Backward, with x flattened to X (N, in) and dy to G (N, out):
@@ -40,12 +40,8 @@ public static partial class Ops
         {
             using var x2 = Reshape(x, rows, inF);  // (..., in) -> (N, in)
             using var y2 = Reshape(y, rows, outF); // (..., out) -> (N, out)
-            if (bias is not null)
-            {
-                using var biasRows = Expand(bias, y2.Shape.ToArray()); // (out) -> (N, out), stride 0 over rows
-                y.Backend.Copy(biasRows, y2);
-            }
-            GemmNoGrad(x2, w, y2, transB: true, beta: bias is null ? 0 : 1);
+            using var b = bias is null ? null : ContiguousNoGrad(bias);
+            GemmNoGrad(x2, w, y2, transB: true, bias: b);
         }
         if (Graph.IsRecording(x, w, bias))
             Graph.Attach(y, new LinearNode(x.Shape, w.RequiresGrad ? x : null, x.RequiresGrad ? w : null), x, w, bias);

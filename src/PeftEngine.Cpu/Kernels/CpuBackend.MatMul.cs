@@ -2,13 +2,13 @@ namespace PeftEngine.Cpu;
 
 public sealed unsafe partial class CpuBackend
 {
-    public void Gemm(Tensor a, Tensor b, Tensor c, bool transA, bool transB, double alpha = 1, double beta = 0)
+    public void Gemm(Tensor a, Tensor b, Tensor c, bool transA, bool transB, double alpha = 1, double beta = 0, Tensor? bias = null)
     {
-        GemmShape.Check(a, b, c, transA, transB);
+        GemmShape.Check(a, b, c, transA, transB, bias);
         switch (c.DType)
         {
-            case DType.F32: Gemm<float>.Run(GemmShape.Args<float>(a, b, c, transA, transB, (float)alpha, (float)beta)); break;
-            case DType.F64: Gemm<double>.Run(GemmShape.Args(a, b, c, transA, transB, alpha, beta)); break;
+            case DType.F32: Gemm<float>.Run(GemmShape.Args<float>(a, b, c, transA, transB, (float)alpha, (float)beta, bias)); break;
+            case DType.F64: Gemm<double>.Run(GemmShape.Args(a, b, c, transA, transB, alpha, beta, bias)); break;
             default: throw Unsupported("Gemm", c.DType);
         }
     }
@@ -19,7 +19,7 @@ internal static unsafe class GemmShape
 {
     /// <summary>Throws unless a, b, c are 3-D with matching (batch, m, k, n), c contiguous, and the dtypes one compute
     /// dtype, or bf16/f16 operands with an f32 c.</summary>
-    public static (int Batch, int M, int N, int K) Check(Tensor a, Tensor b, Tensor c, bool transA, bool transB)
+    public static (int Batch, int M, int N, int K) Check(Tensor a, Tensor b, Tensor c, bool transA, bool transB, Tensor? bias = null)
     {
         if (a.Rank != 3 || b.Rank != 3 || c.Rank != 3)
             throw new ArgumentException($"Gemm: expected 3-D (batch, rows, cols) tensors, got a {a.Shape}, b {b.Shape}, c {c.Shape}");
@@ -35,6 +35,9 @@ internal static unsafe class GemmShape
             throw new ArgumentException(
                 $"Gemm: op(a) {(transA ? "transposed " : "")}{a.Shape} times op(b) {(transB ? "transposed " : "")}{b.Shape} " +
                 $"does not fit c {c.Shape}: expected a ({batch}, {m}, k), b ({batch}, k, {n}) after the transposes");
+        if (bias is not null && (bias.Rank != 1 || bias.Shape[0] != n || bias.DType != c.DType || !bias.IsContiguous))
+            throw new ArgumentException(
+                $"Gemm: the bias must be a contiguous ({n},) {c.DType.Name()} vector to match c {c.Shape}, got {bias.Shape} {bias.DType.Name()}");
         return (batch, m, n, ak);
     }
 
@@ -48,9 +51,10 @@ internal static unsafe class GemmShape
     private static T* First<T>(Tensor x) where T : unmanaged => (T*)((byte*)x.HostStorage.Ptr<byte>() + x.Offset * x.DType.SizeOf());
 
     /// <summary>The problem in pointers and element strides; a transpose swaps the two inner strides.</summary>
-    public static GemmArgs<T> Args<T>(Tensor a, Tensor b, Tensor c, bool transA, bool transB, T alpha, T beta) where T : unmanaged
+    public static GemmArgs<T> Args<T>(Tensor a, Tensor b, Tensor c, bool transA, bool transB, T alpha, T beta, Tensor? bias = null)
+        where T : unmanaged
     {
-        var (batch, m, n, k) = Check(a, b, c, transA, transB);
+        var (batch, m, n, k) = Check(a, b, c, transA, transB, bias);
         var sa = a.Strides;
         var sb = b.Strides;
         return new GemmArgs<T>
@@ -59,7 +63,7 @@ internal static unsafe class GemmShape
             BatchStrideA = sa[0], RowStrideA = transA ? sa[2] : sa[1], ColStrideA = transA ? sa[1] : sa[2],
             B = First<T>(b), SourceB = Source(b.DType, c.DType),
             BatchStrideB = sb[0], RowStrideB = transB ? sb[2] : sb[1], ColStrideB = transB ? sb[1] : sb[2],
-            C = c.HostStorage.Ptr<T>(c.Offset),
+            C = c.HostStorage.Ptr<T>(c.Offset), Bias = bias is null ? null : bias.HostStorage.Ptr<T>(bias.Offset),
             BatchStrideC = (long)m * n, Ldc = n,
             Batch = batch, M = m, N = n, K = k, Alpha = alpha, Beta = beta,
         };

@@ -33,6 +33,10 @@ internal unsafe struct GemmArgs<T> where T : unmanaged
     public T* C;
     public long BatchStrideC, Ldc;
 
+    /// <summary>Null, or N contiguous elements added to every row of every C[t] as it is written:
+    /// <c>C[t] = Alpha · A[t] · B[t] + Beta · C[t] + 1 · Biasᵀ</c> (the bias of a Linear layer).</summary>
+    public T* Bias;
+
     /// <summary>What A and B are stored in; <see cref="GemmSource.Native"/> unless a 16-bit operand is mixed in.</summary>
     public GemmSource SourceA, SourceB;
 

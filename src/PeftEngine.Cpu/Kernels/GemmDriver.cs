@@ -72,6 +72,7 @@ internal static unsafe class GemmDriver<TK, T>
             {
                 int kc = Math.Min(kcMax, g.K - pc);
                 T beta = pc == 0 ? g.Beta : T.One; // later k blocks add to what the first one wrote
+                T* bias = pc == 0 && g.Bias != null ? g.Bias + jc : null; // and the first one adds the bias
                 long bSrc = b + pc * g.RowStrideB + jc * g.ColStrideB;
                 T* bPacked = ws.B;
                 long rsB = g.RowStrideB, csB = g.ColStrideB;
@@ -121,7 +122,7 @@ internal static unsafe class GemmDriver<TK, T>
                         }
                         int j0 = strip * panelsPerStrip * nr;
                         int j1 = Math.Min(nc, j0 + panelsPerStrip * nr);
-                        Macro(mc, j0, j1, kc, aPacked, bPacked, c + ic * args.Ldc + jc, args.Ldc, args.Alpha, beta);
+                        Macro(mc, j0, j1, kc, aPacked, bPacked, c + ic * args.Ldc + jc, args.Ldc, args.Alpha, beta, bias);
                     }
                 }
                 long tiles = (long)rowBlocks * strips;
@@ -140,8 +141,9 @@ internal static unsafe class GemmDriver<TK, T>
     }
 
     /// <summary>Runs the micro-kernel over rows 0..mc and columns j0..j1 of one packed block. Ragged edge
-    /// tiles are computed in full into a scratch tile, and only their valid part is written to C.</summary>
-    private static void Macro(int mc, int j0, int j1, int kc, T* aPacked, T* bPacked, T* c, long ldc, T alpha, T beta)
+    /// tiles are computed in full into a scratch tile, and only their valid part is written to C. bias (null: none)
+    /// is indexed by the column within the block, like c.</summary>
+    private static void Macro(int mc, int j0, int j1, int kc, T* aPacked, T* bPacked, T* c, long ldc, T alpha, T beta, T* bias)
     {
         int mr = TK.MR, nr = TK.NR;
         T* scratch = stackalloc T[mr * nr];
@@ -156,16 +158,18 @@ internal static unsafe class GemmDriver<TK, T>
                 T* ct = c + i * ldc + j;
                 if (mEdge == mr && nEdge == nr)
                 {
-                    TK.Run(kc, ap, bp, ct, ldc, alpha, beta);
+                    TK.Run(kc, ap, bp, ct, ldc, alpha, beta, bias == null ? null : bias + j);
                     continue;
                 }
-                TK.Run(kc, ap, bp, scratch, nr, T.One, T.Zero);
+                TK.Run(kc, ap, bp, scratch, nr, T.One, T.Zero, null);
                 for (int r = 0; r < mEdge; r++)
                     for (int q = 0; q < nEdge; q++)
                     {
                         T acc = scratch[r * nr + q];
                         T* d = ct + r * ldc + q;
-                        *d = beta == T.Zero ? acc * alpha : T.FusedMultiplyAdd(acc, alpha, beta == T.One ? *d : *d * beta);
+                        T old = beta == T.Zero ? T.Zero : beta == T.One ? *d : *d * beta;
+                        if (bias != null) old += bias[j + q];
+                        *d = T.FusedMultiplyAdd(acc, alpha, old);
                     }
             }
         }
