@@ -8,6 +8,7 @@ public static class CommandLine
 
         commands:
           demo [--steps N] [--seed S]   train a small MLP on XOR with the engine and print the falling loss
+          bench [--threads N]           measure the FMA peak and GEMM speed of this machine (a few seconds)
           help                          show this text
         """;
 
@@ -23,6 +24,7 @@ public static class CommandLine
             return args[0] switch
             {
                 "demo" => DemoCommand.Run(args[1..]),
+                "bench" => BenchCommand.Run(args[1..]),
                 _ => Fail($"unknown command '{args[0]}'"),
             };
         }

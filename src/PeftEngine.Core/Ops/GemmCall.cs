@@ -8,9 +8,10 @@ public static partial class Ops
     /// a and b have the same number of dimensions or fewer, and their batch dimensions broadcast to c's
     /// (a missing or size-1 dimension becomes a stride-0 one). No graph is recorded and nothing is copied:
     /// batch dimensions that lie back to back in all three tensors are merged into the kernel's one batch
-    /// dimension, and any others are looped over here.
+    /// dimension, and any others are looped over here. A bias (n, contiguous, c's dtype) is added to every row of c.
     /// </summary>
-    internal static void GemmNoGrad(Tensor a, Tensor b, Tensor c, bool transA = false, bool transB = false, double alpha = 1, double beta = 0)
+    internal static void GemmNoGrad(Tensor a, Tensor b, Tensor c, bool transA = false, bool transB = false, double alpha = 1, double beta = 0,
+        Tensor? bias = null)
     {
         int nb = c.Rank - 2;
         if (nb < 0 || a.Rank < 2 || b.Rank < 2 || a.Rank - 2 > nb || b.Rank - 2 > nb)
@@ -57,7 +58,7 @@ public static partial class Ops
             using var a3 = a.ViewAs(Shape.Wrap([inner.Size, a.Shape[-2], a.Shape[-1]]), [inner.A, a.Strides[^2], a.Strides[^1]], offA);
             using var b3 = b.ViewAs(Shape.Wrap([inner.Size, b.Shape[-2], b.Shape[-1]]), [inner.B, b.Strides[^2], b.Strides[^1]], offB);
             using var c3 = c.ViewAs(Shape.Wrap([inner.Size, c.Shape[-2], c.Shape[-1]]), [inner.C, c.Shape[-1], 1], offC);
-            backend.Gemm(a3, b3, c3, transA, transB, alpha, beta);
+            backend.Gemm(a3, b3, c3, transA, transB, alpha, beta, bias);
         }
     }
 

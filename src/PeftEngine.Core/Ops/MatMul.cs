@@ -18,14 +18,14 @@ public static partial class Ops
     /// 2-D · 2-D is the matrix product; for more dimensions the last two are the matrices and the leading
     /// (batch) dimensions broadcast: (j, 1, m, k) · (l, k, n) -> (j, l, m, n).
     /// </summary>
-    /// <remarks>PyTorch: torch.matmul / the @ operator.</remarks>
+    /// <remarks>PyTorch: torch.matmul / the @ operator. Mixed precision: see <see cref="ProductDType"/>.</remarks>
     public static Tensor MatMul(Tensor a, Tensor b)
     {
-        CheckBinary(a, b, "MatMul");
+        var dtype = ProductDType(a, b, "MatMul");
         if (a.Rank == 0 || b.Rank == 0)
             throw new ArgumentException($"MatMul: both operands need at least one dimension, got {a.Shape} and {b.Shape}; use Mul for a scalar");
         var p = MatMulPlan.Of(a.Shape, b.Shape);
-        var y = Tensor.Empty(Shape.Wrap(p.OutDims), a.DType, a.Device);
+        var y = Tensor.Empty(Shape.Wrap(p.OutDims), dtype, a.Device);
         using (GradMode.Disable())
         {
             using var am = Reshape(a, p.AMatrixDims);   // (k) -> (1, k), else a view of a itself
@@ -56,6 +56,38 @@ public static partial class Ops
         using var column = Unsqueeze(a, 1); // (m) -> (m, 1)
         using var row = Unsqueeze(b, 0);    // (n) -> (1, n)
         return Mul(column, row);
+    }
+
+    /// <summary>
+    /// The dtype of a product of a and b (<see cref="MatMul"/>, <see cref="Linear"/>), after checking they may be
+    /// multiplied: equal compute dtypes (f32 or f64) give that dtype; an f32 operand with a bf16 or f16 one gives
+    /// f32 (the 16-bit operand is widened as the GEMM reads it, never copied whole); f64 does not mix, and two
+    /// 16-bit operands must be cast first. A 16-bit operand is a frozen base (a stored weight): it may not require
+    /// a gradient while gradients are recorded; the gradient flows to the f32 operand only.
+    /// </summary>
+    /// <remarks>PyTorch has no implicit mixing (it asks for equal dtypes, or autocast); this is the rule of
+    /// a bf16 base weight under an f32 LoRA adapter.</remarks>
+    internal static DType ProductDType(Tensor a, Tensor b, string op)
+    {
+        a.ThrowIfDisposed();
+        b.ThrowIfDisposed();
+        CheckSameDevice(a, b, op);
+        if (a.DType == b.DType)
+        {
+            DTypes.RequireCompute(a, op);
+            return a.DType;
+        }
+        bool aHalf = a.DType is DType.BF16 or DType.F16, bHalf = b.DType is DType.BF16 or DType.F16;
+        if (!(aHalf && b.DType == DType.F32) && !(bHalf && a.DType == DType.F32))
+            throw new ArgumentException(
+                $"{op}: dtypes {a.Shape} {a.DType.Name()} and {b.Shape} {b.DType.Name()} do not mix: expected equal f32/f64 dtypes, " +
+                "or one f32 and one bf16/f16 operand; cast one with .To(dtype)");
+        var half = aHalf ? a : b;
+        if (GradMode.IsEnabled && half.RequiresGrad)
+            throw new ArgumentException(
+                $"{op}: the {half.DType.Name()} operand {half.Shape} requires a gradient, but a 16-bit operand mixed with f32 is a frozen " +
+                "base; cast it to f32 to train it, or clear RequiresGrad");
+        return DType.F32;
     }
 
     /// <summary>The shapes of one <see cref="MatMul"/>: the operands seen as matrices and the result.</summary>
@@ -121,7 +153,8 @@ public static partial class Ops
             return [NeedsGrad(0) ? GradA(g3) : null, NeedsGrad(1) ? GradB(g3) : null];
         }
 
-        /// <summary>dA = dC · Bᵀ, in the broadcast batch shape (the engine sums it down to a's shape).</summary>
+        /// <summary>dA = dC · Bᵀ, in the broadcast batch shape (the engine sums it down to a's shape). B may be a
+        /// 16-bit frozen operand; dA is in dC's dtype (f32).</summary>
         private Tensor GradA(Tensor g3)
         {
             using var b = Reshape(_b!.Value, _p.BMatrixDims);

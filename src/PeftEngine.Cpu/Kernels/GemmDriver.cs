@@ -60,7 +60,9 @@ internal static unsafe class GemmDriver<TK, T>
     /// <summary>One matrix of the batch, split over the threads when the workspace says so.</summary>
     private static void Matrix(in GemmArgs<T> g, long t, Workspace ws)
     {
-        T* a = g.A + t * g.BatchStrideA, b = g.B + t * g.BatchStrideB, c = g.C + t * g.BatchStrideC;
+        // A and B are addressed by element offsets, since a 16-bit operand's elements are not T-sized.
+        long a = t * g.BatchStrideA, b = t * g.BatchStrideB;
+        T* c = g.C + t * g.BatchStrideC;
         int kcMax = KC, ncMax = NC, nr = TK.NR;
         for (int jc = 0; jc < g.N; jc += ncMax)
         {
@@ -70,9 +72,11 @@ internal static unsafe class GemmDriver<TK, T>
             {
                 int kc = Math.Min(kcMax, g.K - pc);
                 T beta = pc == 0 ? g.Beta : T.One; // later k blocks add to what the first one wrote
-                T* bSrc = b + pc * g.RowStrideB + jc * g.ColStrideB;
+                T* bias = pc == 0 && g.Bias != null ? g.Bias + jc : null; // and the first one adds the bias
+                long bSrc = b + pc * g.RowStrideB + jc * g.ColStrideB;
                 T* bPacked = ws.B;
                 long rsB = g.RowStrideB, csB = g.ColStrideB;
+                var source = g;
 
                 // Pack B once for all row blocks.
                 void PackB(long p0, long p1)
@@ -80,7 +84,7 @@ internal static unsafe class GemmDriver<TK, T>
                     for (long q = p0; q < p1; q++)
                     {
                         int j = (int)q * nr;
-                        GemmPacking.Panel(bSrc + j * csB, csB, rsB, Math.Min(nr, nc - j), nr, kc, bPacked + (long)j * kc);
+                        GemmPacking.Panel(source.SourceB, source.BAt(bSrc + j * csB), csB, rsB, Math.Min(nr, nc - j), nr, kc, bPacked + (long)j * kc);
                     }
                 }
                 if (ws.Parallel) CpuParallel.For(panels, (long)kc * nr, PackB);
@@ -118,7 +122,7 @@ internal static unsafe class GemmDriver<TK, T>
                         }
                         int j0 = strip * panelsPerStrip * nr;
                         int j1 = Math.Min(nc, j0 + panelsPerStrip * nr);
-                        Macro(mc, j0, j1, kc, aPacked, bPacked, c + ic * args.Ldc + jc, args.Ldc, args.Alpha, beta);
+                        Macro(mc, j0, j1, kc, aPacked, bPacked, c + ic * args.Ldc + jc, args.Ldc, args.Alpha, beta, bias);
                     }
                 }
                 long tiles = (long)rowBlocks * strips;
@@ -128,17 +132,18 @@ internal static unsafe class GemmDriver<TK, T>
         }
     }
 
-    /// <summary>Packs an mc x kc block of A into MR-row panels.</summary>
-    private static void PackA(in GemmArgs<T> g, T* src, int mc, int kc, T* dst)
+    /// <summary>Packs an mc x kc block of A (starting <paramref name="src"/> elements from g.A) into MR-row panels.</summary>
+    private static void PackA(in GemmArgs<T> g, long src, int mc, int kc, T* dst)
     {
         int mr = TK.MR;
         for (int i = 0; i < mc; i += mr)
-            GemmPacking.Panel(src + i * g.RowStrideA, g.RowStrideA, g.ColStrideA, Math.Min(mr, mc - i), mr, kc, dst + (long)i * kc);
+            GemmPacking.Panel(g.SourceA, g.AAt(src + i * g.RowStrideA), g.RowStrideA, g.ColStrideA, Math.Min(mr, mc - i), mr, kc, dst + (long)i * kc);
     }
 
     /// <summary>Runs the micro-kernel over rows 0..mc and columns j0..j1 of one packed block. Ragged edge
-    /// tiles are computed in full into a scratch tile, and only their valid part is written to C.</summary>
-    private static void Macro(int mc, int j0, int j1, int kc, T* aPacked, T* bPacked, T* c, long ldc, T alpha, T beta)
+    /// tiles are computed in full into a scratch tile, and only their valid part is written to C. bias (null: none)
+    /// is indexed by the column within the block, like c.</summary>
+    private static void Macro(int mc, int j0, int j1, int kc, T* aPacked, T* bPacked, T* c, long ldc, T alpha, T beta, T* bias)
     {
         int mr = TK.MR, nr = TK.NR;
         T* scratch = stackalloc T[mr * nr];
@@ -153,16 +158,18 @@ internal static unsafe class GemmDriver<TK, T>
                 T* ct = c + i * ldc + j;
                 if (mEdge == mr && nEdge == nr)
                 {
-                    TK.Run(kc, ap, bp, ct, ldc, alpha, beta);
+                    TK.Run(kc, ap, bp, ct, ldc, alpha, beta, bias == null ? null : bias + j);
                     continue;
                 }
-                TK.Run(kc, ap, bp, scratch, nr, T.One, T.Zero);
+                TK.Run(kc, ap, bp, scratch, nr, T.One, T.Zero, null);
                 for (int r = 0; r < mEdge; r++)
                     for (int q = 0; q < nEdge; q++)
                     {
                         T acc = scratch[r * nr + q];
                         T* d = ct + r * ldc + q;
-                        *d = beta == T.Zero ? acc * alpha : T.FusedMultiplyAdd(acc, alpha, beta == T.One ? *d : *d * beta);
+                        T old = beta == T.Zero ? T.Zero : beta == T.One ? *d : *d * beta;
+                        if (bias != null) old += bias[j + q];
+                        *d = T.FusedMultiplyAdd(acc, alpha, old);
                     }
             }
         }

@@ -1,3 +1,5 @@
+using System.Numerics.Tensors;
+
 namespace PeftEngine.Cpu;
 
 /// <summary>
@@ -12,6 +14,73 @@ namespace PeftEngine.Cpu;
 /// </remarks>
 internal static unsafe class GemmPacking
 {
+    /// <summary>Packs a panel from a source stored as T, or (for an f32 panel) as bf16 or f16, widening each
+    /// element to f32 on the way: a 16-bit operand is converted one panel at a time, never copied whole.</summary>
+    public static void Panel<T>(GemmSource source, void* src, long sOuter, long sInner, int rows, int w, int kc, T* dst) where T : unmanaged
+    {
+        if (source == GemmSource.Native)
+        {
+            Panel((T*)src, sOuter, sInner, rows, w, kc, dst);
+            return;
+        }
+        if (typeof(T) != typeof(float))
+            throw new NotSupportedException($"Gemm: a {source} operand needs an f32 computation, not {typeof(T).Name}");
+        PanelWiden(source, (ushort*)src, sOuter, sInner, rows, w, kc, (float*)dst);
+    }
+
+    /// <summary><see cref="Panel{T}(T*, long, long, int, int, int, T*)"/> for a 16-bit source: the same three
+    /// layouts, with runs that are contiguous in the source widened by SIMD conversions.</summary>
+    private static void PanelWiden(GemmSource source, ushort* src, long sOuter, long sInner, int rows, int w, int kc, float* dst)
+    {
+        if (sOuter == 1 || rows == 1)
+        {
+            // Each step of k is one contiguous run of `rows` elements: widen it straight into the panel.
+            for (int p = 0; p < kc; p++)
+            {
+                float* d = dst + p * w;
+                Widen(source, src + p * sInner, d, rows);
+                for (int r = rows; r < w; r++) d[r] = 0;
+            }
+        }
+        else if (sInner == 1)
+        {
+            // Each line is contiguous along k: widen one line into a staging row, then spread it over the panel.
+            float* line = stackalloc float[Math.Min(kc, 1024)];
+            for (int r = 0; r < rows; r++)
+            {
+                ushort* s = src + r * sOuter;
+                for (int p0 = 0; p0 < kc; p0 += 1024)
+                {
+                    int len = Math.Min(1024, kc - p0);
+                    Widen(source, s + p0, line, len);
+                    float* d = dst + (long)p0 * w + r;
+                    for (int p = 0; p < len; p++, d += w) *d = line[p];
+                }
+            }
+            ZeroTail(dst, rows, w, kc);
+        }
+        else
+        {
+            for (int p = 0; p < kc; p++)
+            {
+                ushort* s = src + p * sInner;
+                float* d = dst + p * w;
+                for (int r = 0; r < rows; r++) d[r] = WidenOne(source, s[r * sOuter]);
+            }
+            ZeroTail(dst, rows, w, kc);
+        }
+    }
+
+    /// <summary>n contiguous bf16 or f16 values to f32 (exact).</summary>
+    private static void Widen(GemmSource source, ushort* s, float* d, int n)
+    {
+        if (source == GemmSource.BF16) DTypeConversion.WidenFromBFloat16(s, d, n);
+        else TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>(s, n), new Span<float>(d, n));
+    }
+
+    private static float WidenOne(GemmSource source, ushort bits) =>
+        source == GemmSource.BF16 ? BitConverter.UInt32BitsToSingle((uint)bits << 16) : (float)BitConverter.UInt16BitsToHalf(bits);
+
     /// <summary>Packs <paramref name="rows"/> (at most <paramref name="w"/>) lines of length kc.</summary>
     /// <param name="src">The first element of the panel in the source matrix.</param>
     /// <param name="sOuter">Element step between the lines of the panel (rows of A, columns of B).</param>

@@ -37,6 +37,9 @@ internal unsafe interface IGemmVector<TV, T>
     /// <summary>a * b.</summary>
     static abstract TV Mul(TV a, TV b);
 
+    /// <summary>a + b.</summary>
+    static abstract TV Add(TV a, TV b);
+
     /// <summary>The sum of the lanes.</summary>
     static abstract T Sum(TV v);
 }
@@ -69,6 +72,9 @@ internal readonly unsafe struct GemmVector512<T> : IGemmVector<Vector512<T>, T> 
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<T> Mul(Vector512<T> a, Vector512<T> b) => a * b;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> Add(Vector512<T> a, Vector512<T> b) => a + b;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static T Sum(Vector512<T> v) => Vector512.Sum(v);
@@ -104,6 +110,9 @@ internal readonly unsafe struct GemmVector256<T> : IGemmVector<Vector256<T>, T> 
     public static Vector256<T> Mul(Vector256<T> a, Vector256<T> b) => a * b;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<T> Add(Vector256<T> a, Vector256<T> b) => a + b;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static T Sum(Vector256<T> v) => Vector256.Sum(v);
 }
 
@@ -135,6 +144,9 @@ internal readonly unsafe struct GemmVector128<T> : IGemmVector<Vector128<T>, T> 
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<T> Mul(Vector128<T> a, Vector128<T> b) => a * b;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<T> Add(Vector128<T> a, Vector128<T> b) => a + b;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static T Sum(Vector128<T> v) => Vector128.Sum(v);

@@ -3,10 +3,10 @@ namespace PeftEngine.Cpu;
 public sealed partial class ReferenceBackend
 {
     /// <summary>The definition of GEMM: for each batch t, row i and column j,
-    /// c[t, i, j] = alpha · Σ_p op(a)[t, i, p] · op(b)[t, p, j] + beta · c[t, i, j], summed in double.</summary>
-    public void Gemm(Tensor a, Tensor b, Tensor c, bool transA, bool transB, double alpha = 1, double beta = 0)
+    /// c[t, i, j] = alpha · Σ_p op(a)[t, i, p] · op(b)[t, p, j] + beta · c[t, i, j] (+ bias[j]), summed in double.</summary>
+    public void Gemm(Tensor a, Tensor b, Tensor c, bool transA, bool transB, double alpha = 1, double beta = 0, Tensor? bias = null)
     {
-        var (batch, m, n, k) = GemmShape.Check(a, b, c, transA, transB);
+        var (batch, m, n, k) = GemmShape.Check(a, b, c, transA, transB, bias);
         var sa = a.StridesArray();
         var sb = b.StridesArray();
         // op(x)[t, i, p] lives at x.Offset + t*s[0] + i*s[1] + p*s[2], with s[1] and s[2] swapped by a transpose.
@@ -22,6 +22,7 @@ public sealed partial class ReferenceBackend
                              * ReadAsDouble(b, b.Offset + t * sb[0] + p * bRow + j * bCol);
                     long ci = c.Offset + (t * m + i) * n + j;
                     double old = beta == 0 ? 0 : beta * ReadAsDouble(c, ci);
+                    if (bias is not null) old += ReadAsDouble(bias, bias.Offset + j);
                     WriteDouble(c, ci, alpha * sum + old);
                 }
     }
