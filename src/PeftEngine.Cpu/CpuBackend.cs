@@ -31,10 +31,35 @@ public sealed unsafe partial class CpuBackend : HostBackendBase, IBackend
                 if (ds == 1 && ss == 1)
                     Buffer.MemoryCopy(s, d, (long)len * size, (long)len * size);
                 else
-                    for (int i = 0; i < len; i++)
-                        Buffer.MemoryCopy(s + i * ss * size, d + i * ds * size, size, size);
+                    CopyStridedRow(s, ss, d, ds, len, size);
             }
         });
+    }
+
+    /// <summary>Copies one row of <paramref name="len"/> elements of <paramref name="size"/> bytes between
+    /// strided locations. Each element size gets its own typed loop, so an element moves with one load and one
+    /// store instead of a general byte copy per element.</summary>
+    private static void CopyStridedRow(byte* s, long ss, byte* d, long ds, int len, int size)
+    {
+        switch (size)
+        {
+            case 4: CopyStridedRow((uint*)s, ss, (uint*)d, ds, len); break;
+            case 8: CopyStridedRow((ulong*)s, ss, (ulong*)d, ds, len); break;
+            case 2: CopyStridedRow((ushort*)s, ss, (ushort*)d, ds, len); break;
+            case 1: CopyStridedRow(s, ss, d, ds, len); break;
+            default:
+                for (int i = 0; i < len; i++)
+                    Buffer.MemoryCopy(s + i * ss * size, d + i * ds * size, size, size);
+                break;
+        }
+    }
+
+    private static void CopyStridedRow<T>(T* s, long ss, T* d, long ds, int len) where T : unmanaged
+    {
+        if (ds == 1)
+            for (int i = 0; i < len; i++) d[i] = s[i * ss];          // gather into a contiguous row
+        else
+            for (int i = 0; i < len; i++) d[i * ds] = s[i * ss];
     }
 
     public void Fill(Tensor dst, double value)

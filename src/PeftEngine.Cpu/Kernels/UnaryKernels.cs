@@ -51,8 +51,11 @@ internal static class UnaryKernels
                 VectorMath.Map(new ErfF32(), AsFloat(x), AsFloat(y));
                 return;
             case UnaryOp.GeluErf when typeof(T) == typeof(float):
-                VectorMath.Map(new GeluErfF32(), AsFloat(x), AsFloat(y));
+            {
+                int done = GeluErf512.IsSupported ? GeluErf512.Forward(AsFloat(x), AsFloat(y)) : 0;
+                VectorMath.Map(new GeluErfF32(), AsFloat(x)[done..], AsFloat(y)[done..]);
                 return;
+            }
             case UnaryOp.Erf or UnaryOp.GeluErf:
                 for (int i = 0; i < x.Length; i++)
                     y[i] = T.CreateTruncating(ScalarMath.Forward(op, double.CreateTruncating(x[i])));
@@ -104,8 +107,11 @@ internal static class UnaryKernels
                 TensorPrimitives.Multiply(dx, alpha, dx);
                 return;
             case UnaryOp.GeluErf when typeof(T) == typeof(float):
-                VectorMath.Map(new GeluErfGradF32(), AsFloat(x), AsFloat(dy), AsFloat(dx));
+            {
+                int done = GeluErf512.IsSupported ? GeluErf512.Backward(AsFloat(x), AsFloat(dy), AsFloat(dx)) : 0;
+                VectorMath.Map(new GeluErfGradF32(), AsFloat(x)[done..], AsFloat(dy)[done..], AsFloat(dx)[done..]);
                 return;
+            }
             case UnaryOp.GeluErf:
                 for (int i = 0; i < x.Length; i++)
                     dx[i] = dy[i] * T.CreateTruncating(ScalarMath.Derivative(op, double.CreateTruncating(x[i])));
