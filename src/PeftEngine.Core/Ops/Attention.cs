@@ -59,8 +59,11 @@ public static partial class Ops
         CheckAttentionShapes(q, k, v, "ScaledDotProductAttentionComposite");
         int h = q.Shape[1], t = q.Shape[2], d = q.Shape[3];
         int hkv = k.Shape[1], s = k.Shape[2];
-        using var kr = RepeatHeads(k, h / hkv);   // (B, Hkv, S, D) -> (B, H, S, D)
-        using var vr = RepeatHeads(v, h / hkv);   // (B, Hkv, S, Dv) -> (B, H, S, Dv)
+        // Multi-head attention uses k and v as they are (an alias would cut them off the graph).
+        using var kRepeated = h == hkv ? null : RepeatHeads(k, h / hkv);   // (B, Hkv, S, D) -> (B, H, S, D)
+        using var vRepeated = h == hkv ? null : RepeatHeads(v, h / hkv);   // (B, Hkv, S, Dv) -> (B, H, S, Dv)
+        var kr = kRepeated ?? k;
+        var vr = vRepeated ?? v;
         using var kt = Transpose(kr, 2, 3);       // (B, H, S, D) -> (B, H, D, S)
         using var raw = MatMul(q, kt);            // (B, H, T, S)
         using var scores = Mul(raw, scale ?? 1.0 / Math.Sqrt(d));
@@ -118,7 +121,6 @@ public static partial class Ops
     /// <summary>Repeats each head <paramref name="times"/> times along dim 1: (B, Hkv, S, D) -> (B, Hkv*times, S, D).</summary>
     private static Tensor RepeatHeads(Tensor x, int times)
     {
-        if (times == 1) return x.Alias();
         int b = x.Shape[0], hkv = x.Shape[1], s = x.Shape[2], d = x.Shape[3];
         using var u = Unsqueeze(x, 2);                       // (B, Hkv, 1, S, D)
         using var e = Expand(u, b, hkv, times, s, d);        // (B, Hkv, g, S, D), no copy
