@@ -30,24 +30,30 @@ internal readonly unsafe partial struct AttentionProblem<T>
                 for (long r = r0; r < r1; r++)
                     dl[r] = TensorPrimitives.Dot(new ReadOnlySpan<T>(dOut + r * dvSize, dvSize), new ReadOnlySpan<T>(output + r * dvSize, dvSize));
             });
-            if (dk != null || dv != null) KeyPass(dOut, lse, dl, dk, dv);
-            if (dq != null) QueryPass(dOut, lse, dl, dq);
+            var keysT = TransposeHeads(_k, _d);
+            var valuesT = TransposeHeads(_v, _dv);
+            fixed (T* pkt = keysT, pvt = valuesT)
+            {
+                if (dk != null || dv != null) KeyPass(dOut, lse, dl, pkt, pvt, dk, dv);
+                if (dq != null) QueryPass(dOut, lse, dl, pkt, pvt, dq);
+            }
         }
     }
 
     /// <summary>
     /// For query row i against keys j0 .. j0 + cols: p = exp(s - lse_i) and ds = p ∘ (dO_i·vᵀ - Δ_i) · scale,
-    /// written for the first n keys the row may see (n is returned); kt and vt are the transposed key and value tiles.
+    /// written for the first n keys the row may see (n is returned). q is the query row times the scale; kt and vt
+    /// point at key j0 of the head's transposed keys (D, S) and values (Dv, S).
     /// </summary>
-    private int RowGradients(int b, int h, int kh, int i, int j0, int cols, T* kt, T* vt, T* dOut, T* lse, T* delta, T* p, T* ds)
+    private int RowGradients(int b, int h, int i, T* q, int j0, int cols, T* kt, T* vt, T* dOut, T* lse, T* delta, T* p, T* ds)
     {
-        int n = AttentionTiles<T>.ScoreRow(QRow(b, h, i), _d, kt, j0, cols, _scale, MaskRow(b, h, i), CausalLimit(i), p);
+        int n = AttentionTiles<T>.ScoreRow(q, _d, kt, _s, j0, cols, MaskRow(b, h, i), CausalLimit(i), p);
         if (n == 0) return 0;
         long at = LseAt(b, h, i);
         var pr = new Span<T>(p, n);
         TensorPrimitives.Subtract(pr, lse[at], pr);
         TensorPrimitives.Exp(pr, pr);
-        AttentionTiles<T>.VecMat(dOut + OutRow(b, h, i), _dv, vt, Bk, n, ds, accumulate: false);   // dP = dO_i·Vᵀ
+        AttentionTiles<T>.VecMat(dOut + OutRow(b, h, i), _dv, vt, _s, n, ds, accumulate: false);   // dP = dO_i·Vᵀ
         var dr = new Span<T>(ds, n);
         TensorPrimitives.Subtract(dr, delta[at], dr);
         TensorPrimitives.Multiply(dr, pr, dr);
@@ -56,7 +62,7 @@ internal readonly unsafe partial struct AttentionProblem<T>
     }
 
     /// <summary>dK and dV, one key tile of one key/value head per work item.</summary>
-    private void KeyPass(T* dOut, T* lse, T* delta, T* dk, T* dv)
+    private void KeyPass(T* dOut, T* lse, T* delta, T* keysT, T* valuesT, T* dk, T* dv)
     {
         var self = this;
         int keyTiles = KeyTiles, group = _h / _hkv;
@@ -64,21 +70,20 @@ internal readonly unsafe partial struct AttentionProblem<T>
         CpuParallel.For((long)_b * _hkv * keyTiles, work, (w0, w1) =>
         {
             int d = self._d, dvSize = self._dv;
-            var kt = new T[d * Bk];
-            var vt = new T[dvSize * Bk];
+            var q = new T[Bq * d];          // the query tile, scaled
             var p = new T[Bq * Bk];         // probabilities of a query tile, (rows, Bk)
             var ds = new T[Bq * Bk];        // score gradients, (rows, Bk)
             var pt = new T[Bk * Bq];        // the same transposed, (Bk, rows)
             var dst = new T[Bk * Bq];
             var gk = new T[Bk * d];
             var gv = new T[Bk * dvSize];
-            fixed (T* pkt = kt, pvt = vt, pp = p, pds = ds, ppt = pt, pdst = dst, pgk = gk, pgv = gv)
+            fixed (T* pq = q, pp = p, pds = ds, ppt = pt, pdst = dst, pgk = gk, pgv = gv)
                 for (long w = w0; w < w1; w++)
                 {
                     int b = (int)(w / ((long)self._hkv * keyTiles)), kh = (int)(w / keyTiles % self._hkv);
                     int j0 = (int)(w % keyTiles) * Bk, cols = Math.Min(Bk, self._s - j0);
-                    AttentionTiles<T>.Transpose(self.KRow(b, kh, j0), d, cols, d, pkt, Bk);            // (cols, D) -> (D, cols)
-                    AttentionTiles<T>.Transpose(self.VRow(b, kh, j0), dvSize, cols, dvSize, pvt, Bk);  // (cols, Dv) -> (Dv, cols)
+                    T* kt = keysT + ((long)b * self._hkv + kh) * d * self._s + j0;        // key j0 in (D, S)
+                    T* vt = valuesT + ((long)b * self._hkv + kh) * dvSize * self._s + j0; // value j0 in (Dv, S)
                     new Span<T>(pgk, cols * d).Clear();
                     new Span<T>(pgv, cols * dvSize).Clear();
                     // The first query that sees key j0 is j0 - (S - T) under causal masking.
@@ -89,9 +94,10 @@ internal readonly unsafe partial struct AttentionProblem<T>
                         for (int i0 = iFirst / Bq * Bq; i0 < self._t; i0 += Bq)
                         {
                             int rows = Math.Min(Bq, self._t - i0);
+                            self.ScaledQueries(b, h, i0, rows, pq);
                             for (int r = 0; r < rows; r++)
                             {
-                                int n = self.RowGradients(b, h, kh, i0 + r, j0, cols, pkt, pvt, dOut, lse, delta, pp + r * Bk, pds + r * Bk);
+                                int n = self.RowGradients(b, h, i0 + r, pq + r * d, j0, cols, kt, vt, dOut, lse, delta, pp + r * Bk, pds + r * Bk);
                                 new Span<T>(pp + r * Bk + n, cols - n).Clear();
                                 new Span<T>(pds + r * Bk + n, cols - n).Clear();
                             }
@@ -114,7 +120,7 @@ internal readonly unsafe partial struct AttentionProblem<T>
     }
 
     /// <summary>dQ, one query tile of one head per work item.</summary>
-    private void QueryPass(T* dOut, T* lse, T* delta, T* dq)
+    private void QueryPass(T* dOut, T* lse, T* delta, T* keysT, T* valuesT, T* dq)
     {
         var self = this;
         int tiles = QueryTiles;
@@ -122,26 +128,26 @@ internal readonly unsafe partial struct AttentionProblem<T>
         CpuParallel.For((long)_b * _h * tiles, work, (w0, w1) =>
         {
             int d = self._d, dvSize = self._dv;
-            var kt = new T[d * Bk];
-            var vt = new T[dvSize * Bk];
+            var q = new T[Bq * d];
             var p = new T[Bk];
             var ds = new T[Bk];
             var gq = new T[Bq * d];
-            fixed (T* pkt = kt, pvt = vt, pp = p, pds = ds, pgq = gq)
+            fixed (T* pq = q, pp = p, pds = ds, pgq = gq)
                 for (long w = w0; w < w1; w++)
                 {
                     int b = (int)(w / ((long)self._h * tiles)), h = (int)(w / tiles % self._h), i0 = (int)(w % tiles) * Bq;
                     int kh = h / (self._h / self._hkv), rows = Math.Min(Bq, self._t - i0);
+                    T* kt = keysT + ((long)b * self._hkv + kh) * d * self._s;
+                    T* vt = valuesT + ((long)b * self._hkv + kh) * dvSize * self._s;
+                    self.ScaledQueries(b, h, i0, rows, pq);
                     new Span<T>(pgq, rows * d).Clear();
                     int keyEnd = self.KeyEnd(i0 + rows);
                     for (int j0 = 0; j0 < keyEnd; j0 += Bk)
                     {
                         int cols = Math.Min(Bk, keyEnd - j0);
-                        AttentionTiles<T>.Transpose(self.KRow(b, kh, j0), d, cols, d, pkt, Bk);
-                        AttentionTiles<T>.Transpose(self.VRow(b, kh, j0), dvSize, cols, dvSize, pvt, Bk);
                         for (int r = 0; r < rows; r++)
                         {
-                            int n = self.RowGradients(b, h, kh, i0 + r, j0, cols, pkt, pvt, dOut, lse, delta, pp, pds);
+                            int n = self.RowGradients(b, h, i0 + r, pq + r * d, j0, cols, kt + j0, vt + j0, dOut, lse, delta, pp, pds);
                             if (n > 0) AttentionTiles<T>.VecMat(pds, n, self.KRow(b, kh, j0), d, d, pgq + r * d, accumulate: true);   // dq_i += Σ_j dS_ij k_j
                         }
                     }

@@ -6,7 +6,7 @@ namespace PeftEngine.Cpu;
 
 /// <summary>
 /// The small dense pieces fused attention is built from: a vector times a matrix with the row kept in
-/// registers, tile transposes, and the score row of one query against one key tile (scale, mask, causal limit).
+/// registers, transposes, and the score row of one query against one key tile (mask and causal limit).
 /// </summary>
 internal static unsafe class AttentionTiles<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
@@ -62,28 +62,27 @@ internal static unsafe class AttentionTiles<T> where T : unmanaged, IFloatingPoi
 
     /// <summary>dst[c·ldDst + r] = src[r·ldSrc + c] for r &lt; rows, c &lt; cols.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Transpose(T* src, long ldSrc, int rows, int cols, T* dst, int ldDst)
+    public static void Transpose(T* src, long ldSrc, int rows, int cols, T* dst, long ldDst)
     {
-        for (int r = 0; r < rows; r++)
+        for (int c = 0; c < cols; c++)
         {
-            T* s = src + r * ldSrc;
-            for (int c = 0; c < cols; c++) dst[c * ldDst + r] = s[c];
+            T* d = dst + c * ldDst;
+            for (int r = 0; r < rows; r++) d[r] = src[r * ldSrc + c];
         }
     }
 
     /// <summary>
-    /// The scores of one query row against keys j0 .. j0 + cols: s_j = scale · (q · k_j) + mask_j, from the
-    /// transposed key tile kt (D × KeyTile). Returns how many leading keys the causal limit allows (the rest of
-    /// s is not written); 0 means the row sees none of these keys.
+    /// The scores of one query row against keys j0 .. j0 + cols: s_j = (scale · q) · k_j + mask_j, with the
+    /// query already scaled and kt pointing at key j0 of the transposed keys (D, S) of its head (row stride
+    /// <paramref name="ldK"/>). Returns how many leading keys the causal limit allows (the rest of s is not
+    /// written); 0 means the row sees none of these keys.
     /// </summary>
-    public static int ScoreRow(T* q, int d, T* kt, int j0, int cols, T scale, T* maskRow, long causalLimit, T* s)
+    public static int ScoreRow(T* qScaled, int d, T* kt, long ldK, int j0, int cols, T* maskRow, long causalLimit, T* s)
     {
         int n = (int)Math.Min(cols, causalLimit - j0 + 1);
         if (n <= 0) return 0;
-        VecMat(q, d, kt, KeyTile, n, s, accumulate: false);
-        var row = new Span<T>(s, n);
-        TensorPrimitives.Multiply(row, scale, row);
-        if (maskRow != null) TensorPrimitives.Add(row, new ReadOnlySpan<T>(maskRow + j0, n), row);
+        VecMat(qScaled, d, kt, ldK, n, s, accumulate: false);
+        if (maskRow != null) TensorPrimitives.Add(new ReadOnlySpan<T>(s, n), new ReadOnlySpan<T>(maskRow + j0, n), new Span<T>(s, n));
         return n;
     }
 }

@@ -90,30 +90,62 @@ internal readonly unsafe partial struct AttentionProblem<T> where T : unmanaged,
     private long OutRow(int b, int h, int i) => (((long)b * _h + h) * _t + i) * _dv;
     private long LseAt(int b, int h, int i) => ((long)b * _h + h) * _t + i;
 
+    /// <summary>
+    /// The keys (or values) of every head transposed once, (B, Hkv, S, width) -> (B, Hkv, width, S), so that a
+    /// query row meets a key tile as contiguous rows of S. O(S·width) memory per head, like k itself.
+    /// </summary>
+    private T[] TransposeHeads(T* src, int width)
+    {
+        var dst = new T[(long)_b * _hkv * width * _s];
+        int s = _s;
+        fixed (T* pd = dst)
+        {
+            T* d = pd;
+            CpuParallel.For((long)_b * _hkv, (long)s * width, (h0, h1) =>
+            {
+                for (long bh = h0; bh < h1; bh++)
+                    for (int j0 = 0; j0 < s; j0 += Bk)
+                        AttentionTiles<T>.Transpose(src + (bh * s + j0) * width, width, Math.Min(Bk, s - j0), width, d + bh * width * s + j0, s);
+            });
+        }
+        return dst;
+    }
+
+    /// <summary>Copies query rows [i0, i0 + rows) of head h, multiplied by the scale, to dst (rows, D).</summary>
+    private void ScaledQueries(int b, int h, int i0, int rows, T* dst) =>
+        TensorPrimitives.Multiply(new ReadOnlySpan<T>(QRow(b, h, i0), rows * _d), _scale, new Span<T>(dst, rows * _d));
+
     public void Forward(T* output, T* lse)
     {
         var self = this;
         int tiles = QueryTiles;
         long work = (long)Bq * _s * (_d + _dv);
-        CpuParallel.For((long)_b * _h * tiles, work, (w0, w1) =>
+        var keysT = TransposeHeads(_k, _d);
+        fixed (T* pKeysT = keysT)
         {
-            var kt = new T[self._d * Bk];          // the key tile, transposed: (D, Bk)
-            var s = new T[Bk];                // one row of scores, then probabilities
-            var acc = new T[Bq * self._dv];   // unnormalised outputs of the query tile
-            var m = new T[Bq];
-            var l = new T[Bq];
-            fixed (T* pkt = kt, ps = s, pacc = acc, pm = m, pl = l)
-                for (long w = w0; w < w1; w++)
-                {
-                    int b = (int)(w / ((long)self._h * tiles)), h = (int)(w / tiles % self._h), tile = (int)(w % tiles);
-                    self.ForwardTile(b, h, tile * Bq, Math.Min(self._t, (tile + 1) * Bq), pkt, ps, pacc, pm, pl, output, lse);
-                }
-        });
+            T* kt = pKeysT;
+            CpuParallel.For((long)_b * _h * tiles, work, (w0, w1) =>
+            {
+                var q = new T[Bq * self._d];      // the query tile, scaled
+                var s = new T[Bk];                // one row of scores, then probabilities
+                var acc = new T[Bq * self._dv];   // unnormalised outputs of the query tile
+                var m = new T[Bq];
+                var l = new T[Bq];
+                fixed (T* pq = q, ps = s, pacc = acc, pm = m, pl = l)
+                    for (long w = w0; w < w1; w++)
+                    {
+                        int b = (int)(w / ((long)self._h * tiles)), h = (int)(w / tiles % self._h), tile = (int)(w % tiles);
+                        self.ForwardTile(b, h, tile * Bq, Math.Min(self._t, (tile + 1) * Bq), kt, pq, ps, pacc, pm, pl, output, lse);
+                    }
+            });
+        }
     }
 
-    private void ForwardTile(int b, int h, int i0, int i1, T* kt, T* s, T* acc, T* m, T* l, T* output, T* lse)
+    private void ForwardTile(int b, int h, int i0, int i1, T* keysT, T* q, T* s, T* acc, T* m, T* l, T* output, T* lse)
     {
         int kh = h / (_h / _hkv), rows = i1 - i0;
+        T* kt = keysT + ((long)b * _hkv + kh) * _d * _s;   // (D, S) of this head
+        ScaledQueries(b, h, i0, rows, q);
         new Span<T>(acc, rows * _dv).Clear();
         new Span<T>(m, rows).Fill(T.NegativeInfinity);
         new Span<T>(l, rows).Clear();
@@ -121,11 +153,10 @@ internal readonly unsafe partial struct AttentionProblem<T> where T : unmanaged,
         for (int j0 = 0; j0 < keyEnd; j0 += Bk)
         {
             int cols = Math.Min(Bk, keyEnd - j0);
-            AttentionTiles<T>.Transpose(KRow(b, kh, j0), _d, cols, _d, kt, Bk);   // (cols, D) -> (D, cols)
             for (int r = 0; r < rows; r++)
             {
                 int i = i0 + r;
-                int n = AttentionTiles<T>.ScoreRow(QRow(b, h, i), _d, kt, j0, cols, _scale, MaskRow(b, h, i), CausalLimit(i), s);
+                int n = AttentionTiles<T>.ScoreRow(q + r * _d, _d, kt + j0, _s, j0, cols, MaskRow(b, h, i), CausalLimit(i), s);
                 if (n == 0) continue;
                 var row = new Span<T>(s, n);
                 T mNew = T.Max(m[r], TensorPrimitives.Max<T>(row));
