@@ -161,6 +161,43 @@ public class AttentionKernelTests
     }
 
     [Fact]
+    public void MasksOfEveryLayoutMatchTheComposite()
+    {
+        var inputs = Inputs(45, DType.F64, 2, 2, 1, 6, 70, 8, 8, MaskKind.None);
+        using var perQuery = TestData.Uniform(46, new Shape(6, 1));                   // constant along keys
+        using var wide = TestData.Uniform(47, new Shape(2, 1, 70, 6));
+        using var transposed = Ops.Transpose(wide, 2, 3);                               // (2, 1, 6, 70), key stride 6
+        using var scalar = Tensor.FromArray(new double[] { 0.5 }, 1);
+        foreach (var mask in new[] { perQuery, transposed, scalar })
+        {
+            var withMask = inputs.Append(mask).ToArray();
+            AssertAllClose(Run(Composite(false), withMask, Device.Cpu), Run(Fused(false), withMask, Device.Cpu), 1e-11, 1e-9);
+        }
+        using var wideF32 = wide.To(DType.F32);   // a mask of another dtype is cast to q's
+        using var wideF32T = Ops.Transpose(wideF32, 2, 3);
+        using var castByOp = Ops.ScaledDotProductAttention(inputs[0], inputs[1], inputs[2], wideF32T);
+        using var wideRounded = wideF32T.To(DType.F64);
+        using var castFirst = Ops.ScaledDotProductAttention(inputs[0], inputs[1], inputs[2], wideRounded);
+        TestData.AssertClose(castFirst, castByOp, 0, 0);
+        foreach (var x in inputs) x.Dispose();
+    }
+
+    [Fact]
+    public void AMaskThatNeedsAGradientGetsOne()
+    {
+        using var q = TestData.Uniform(48, new Shape(1, 2, 3, 4));
+        using var k = TestData.Uniform(49, new Shape(1, 2, 5, 4));
+        var mask = TestData.Param(50, 3, 5);
+        using (var y = Ops.ScaledDotProductAttention(q, k, k, mask))
+        using (var total = y.Sum())
+            total.Backward();
+        Assert.NotNull(mask.Grad);
+        mask.ZeroGrad();
+        TestData.AssertGradients(x => Ops.ScaledDotProductAttention(q, k, k, x[0]), [mask]);
+        mask.Dispose();
+    }
+
+    [Fact]
     public void SingleKeyGivesItsValue()
     {
         // One key: every query's softmax is 1 on it, so the output is v for every query.

@@ -17,7 +17,8 @@ namespace PeftEngine;
 /// <item>causal: query i (0-based among T) may see keys 0 .. i + (S - T): the queries are the last T of the S
 /// positions, which is <c>Ops.CausalMask</c>'s alignment (T = S without a key/value cache). Requires T ≤ S.</item>
 /// </list>
-/// A query row that can see no key gives NaN, as the composite softmax does.
+/// A query row that can see no key gives NaN, as the composite softmax does. Besides its outputs a kernel may use
+/// scratch memory of the size of k and v (e.g. transposed copies) and a few tiles per thread, never O(T·S).
 /// </remarks>
 public partial interface IBackend
 {

@@ -28,7 +28,7 @@ internal readonly unsafe partial struct AttentionProblem<T>
             CpuParallel.For(rowsTotal, 2L * dvSize, (r0, r1) =>
             {
                 for (long r = r0; r < r1; r++)
-                    dl[r] = TensorPrimitives.Dot(new ReadOnlySpan<T>(dOut + r * dvSize, dvSize), new ReadOnlySpan<T>(output + r * dvSize, dvSize));
+                    dl[r] = AttentionTiles<T>.Dot(dOut + r * dvSize, output + r * dvSize, dvSize);
             });
             var keysT = TransposeHeads(_k, _d);
             var valuesT = TransposeHeads(_v, _dv);
@@ -43,17 +43,17 @@ internal readonly unsafe partial struct AttentionProblem<T>
     /// <summary>
     /// For query row i against keys j0 .. j0 + cols: p = exp(s - lse_i) and ds = p ∘ (dO_i·vᵀ - Δ_i) · scale,
     /// written for the first n keys the row may see (n is returned). q is the query row times the scale; kt and vt
-    /// point at key j0 of the head's transposed keys (D, S) and values (Dv, S).
+    /// are the transposed key and value tiles (D, Bk) and (Dv, Bk).
     /// </summary>
     private int RowGradients(int b, int h, int i, T* q, int j0, int cols, T* kt, T* vt, T* dOut, T* lse, T* delta, T* p, T* ds)
     {
-        int n = AttentionTiles<T>.ScoreRow(q, _d, kt, _s, j0, cols, MaskRow(b, h, i), CausalLimit(i), p);
+        int n = AttentionTiles<T>.ScoreRow(q, _d, kt, Bk, j0, cols, MaskRow(b, h, i), CausalLimit(i), p);
         if (n == 0) return 0;
         long at = LseAt(b, h, i);
         var pr = new Span<T>(p, n);
         TensorPrimitives.Subtract(pr, lse[at], pr);
         TensorPrimitives.Exp(pr, pr);
-        AttentionTiles<T>.VecMat(dOut + OutRow(b, h, i), _dv, vt, _s, n, ds, accumulate: false);   // dP = dO_i·Vᵀ
+        AttentionTiles<T>.VecMat(dOut + OutRow(b, h, i), _dv, vt, Bk, n, ds, accumulate: false);   // dP = dO_i·Vᵀ
         var dr = new Span<T>(ds, n);
         TensorPrimitives.Subtract(dr, delta[at], dr);
         TensorPrimitives.Multiply(dr, pr, dr);
@@ -82,8 +82,8 @@ internal readonly unsafe partial struct AttentionProblem<T>
                 {
                     int b = (int)(w / ((long)self._hkv * keyTiles)), kh = (int)(w / keyTiles % self._hkv);
                     int j0 = (int)(w % keyTiles) * Bk, cols = Math.Min(Bk, self._s - j0);
-                    T* kt = keysT + ((long)b * self._hkv + kh) * d * self._s + j0;        // key j0 in (D, S)
-                    T* vt = valuesT + ((long)b * self._hkv + kh) * dvSize * self._s + j0; // value j0 in (Dv, S)
+                    T* kt = keysT + self.TransposedTile(b, kh, j0, d);          // (D, Bk)
+                    T* vt = valuesT + self.TransposedTile(b, kh, j0, dvSize);   // (Dv, Bk)
                     new Span<T>(pgk, cols * d).Clear();
                     new Span<T>(pgv, cols * dvSize).Clear();
                     // The first query that sees key j0 is j0 - (S - T) under causal masking.
@@ -137,17 +137,17 @@ internal readonly unsafe partial struct AttentionProblem<T>
                 {
                     int b = (int)(w / ((long)self._h * tiles)), h = (int)(w / tiles % self._h), i0 = (int)(w % tiles) * Bq;
                     int kh = h / (self._h / self._hkv), rows = Math.Min(Bq, self._t - i0);
-                    T* kt = keysT + ((long)b * self._hkv + kh) * d * self._s;
-                    T* vt = valuesT + ((long)b * self._hkv + kh) * dvSize * self._s;
                     self.ScaledQueries(b, h, i0, rows, pq);
                     new Span<T>(pgq, rows * d).Clear();
                     int keyEnd = self.KeyEnd(i0 + rows);
                     for (int j0 = 0; j0 < keyEnd; j0 += Bk)
                     {
                         int cols = Math.Min(Bk, keyEnd - j0);
+                        T* kt = keysT + self.TransposedTile(b, kh, j0, d);
+                        T* vt = valuesT + self.TransposedTile(b, kh, j0, dvSize);
                         for (int r = 0; r < rows; r++)
                         {
-                            int n = self.RowGradients(b, h, i0 + r, pq + r * d, j0, cols, kt + j0, vt + j0, dOut, lse, delta, pp, pds);
+                            int n = self.RowGradients(b, h, i0 + r, pq + r * d, j0, cols, kt, vt, dOut, lse, delta, pp, pds);
                             if (n > 0) AttentionTiles<T>.VecMat(pds, n, self.KRow(b, kh, j0), d, d, pgq + r * d, accumulate: true);   // dq_i += Σ_j dS_ij k_j
                         }
                     }

@@ -60,6 +60,30 @@ internal static unsafe class AttentionTiles<T> where T : unmanaged, IFloatingPoi
         }
     }
 
+    /// <summary>Σ x[i] in a fixed order (lane-wise partial sums, then the lanes, then the tail), whatever the
+    /// address of x: unlike library sums that align to the vector width first, the result never depends on
+    /// where a scratch buffer happens to sit.</summary>
+    public static T Sum(T* x, int n)
+    {
+        int w = GemmVector512<T>.Count, i = 0;
+        var acc = GemmVector512<T>.Zero;
+        for (; i + w <= n; i += w) acc += GemmVector512<T>.Load(x + i);
+        T s = GemmVector512<T>.Sum(acc);
+        for (; i < n; i++) s += x[i];
+        return s;
+    }
+
+    /// <summary>Σ x[i]·y[i] in a fixed order, like <see cref="Sum"/>.</summary>
+    public static T Dot(T* x, T* y, int n)
+    {
+        int w = GemmVector512<T>.Count, i = 0;
+        var acc = GemmVector512<T>.Zero;
+        for (; i + w <= n; i += w) acc = GemmVector512<T>.MulAdd(GemmVector512<T>.Load(x + i), GemmVector512<T>.Load(y + i), acc);
+        T s = GemmVector512<T>.Sum(acc);
+        for (; i < n; i++) s += x[i] * y[i];
+        return s;
+    }
+
     /// <summary>dst[c·ldDst + r] = src[r·ldSrc + c] for r &lt; rows, c &lt; cols.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Transpose(T* src, long ldSrc, int rows, int cols, T* dst, long ldDst)
@@ -73,8 +97,7 @@ internal static unsafe class AttentionTiles<T> where T : unmanaged, IFloatingPoi
 
     /// <summary>
     /// The scores of one query row against keys j0 .. j0 + cols: s_j = (scale · q) · k_j + mask_j, with the
-    /// query already scaled and kt pointing at key j0 of the transposed keys (D, S) of its head (row stride
-    /// <paramref name="ldK"/>). Returns how many leading keys the causal limit allows (the rest of s is not
+    /// query already scaled and kt the transposed tile of those keys, D rows of stride <paramref name="ldK"/>. Returns how many leading keys the causal limit allows (the rest of s is not
     /// written); 0 means the row sees none of these keys.
     /// </summary>
     public static int ScoreRow(T* qScaled, int d, T* kt, long ldK, int j0, int cols, T* maskRow, long causalLimit, T* s)

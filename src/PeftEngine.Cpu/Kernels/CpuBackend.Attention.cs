@@ -91,25 +91,35 @@ internal readonly unsafe partial struct AttentionProblem<T> where T : unmanaged,
     private long LseAt(int b, int h, int i) => ((long)b * _h + h) * _t + i;
 
     /// <summary>
-    /// The keys (or values) of every head transposed once, (B, Hkv, S, width) -> (B, Hkv, width, S), so that a
-    /// query row meets a key tile as contiguous rows of S. O(S·width) memory per head, like k itself.
+    /// The keys (or values) of every head transposed once, tile by tile: (B, Hkv, S, width) ->
+    /// (B, Hkv, key tiles, width, Bk), so that a query row meets a key tile as width contiguous rows of Bk
+    /// (short rows close together, rather than rows S apart that would fight over the same cache sets).
+    /// O(S·width) memory per head, like k itself; see <see cref="TransposedTile"/>.
     /// </summary>
     private T[] TransposeHeads(T* src, int width)
     {
-        var dst = new T[(long)_b * _hkv * width * _s];
-        int s = _s;
+        int s = _s, keyTiles = KeyTiles;
+        var dst = new T[(long)_b * _hkv * keyTiles * width * Bk];
         fixed (T* pd = dst)
         {
             T* d = pd;
             CpuParallel.For((long)_b * _hkv, (long)s * width, (h0, h1) =>
             {
                 for (long bh = h0; bh < h1; bh++)
-                    for (int j0 = 0; j0 < s; j0 += Bk)
-                        AttentionTiles<T>.Transpose(src + (bh * s + j0) * width, width, Math.Min(Bk, s - j0), width, d + bh * width * s + j0, s);
+                    for (int tile = 0; tile < keyTiles; tile++)
+                    {
+                        int j0 = tile * Bk;
+                        AttentionTiles<T>.Transpose(src + (bh * s + j0) * width, width, Math.Min(Bk, s - j0), width,
+                            d + (bh * keyTiles + tile) * width * Bk, Bk);   // (cols, width) -> (width, Bk)
+                    }
             });
         }
         return dst;
     }
+
+    /// <summary>Where the transposed tile (width, Bk) of keys j0 .. j0 + Bk of head (b, kh) starts in the
+    /// output of <see cref="TransposeHeads"/>.</summary>
+    private long TransposedTile(int b, int kh, int j0, int width) => (((long)b * _hkv + kh) * KeyTiles + j0 / Bk) * width * Bk;
 
     /// <summary>Copies query rows [i0, i0 + rows) of head h, multiplied by the scale, to dst (rows, D).</summary>
     private void ScaledQueries(int b, int h, int i0, int rows, T* dst) =>
@@ -144,7 +154,6 @@ internal readonly unsafe partial struct AttentionProblem<T> where T : unmanaged,
     private void ForwardTile(int b, int h, int i0, int i1, T* keysT, T* q, T* s, T* acc, T* m, T* l, T* output, T* lse)
     {
         int kh = h / (_h / _hkv), rows = i1 - i0;
-        T* kt = keysT + ((long)b * _hkv + kh) * _d * _s;   // (D, S) of this head
         ScaledQueries(b, h, i0, rows, q);
         new Span<T>(acc, rows * _dv).Clear();
         new Span<T>(m, rows).Fill(T.NegativeInfinity);
@@ -153,10 +162,11 @@ internal readonly unsafe partial struct AttentionProblem<T> where T : unmanaged,
         for (int j0 = 0; j0 < keyEnd; j0 += Bk)
         {
             int cols = Math.Min(Bk, keyEnd - j0);
+            T* kt = keysT + TransposedTile(b, kh, j0, _d);   // (D, Bk)
             for (int r = 0; r < rows; r++)
             {
                 int i = i0 + r;
-                int n = AttentionTiles<T>.ScoreRow(q + r * _d, _d, kt + j0, _s, j0, cols, MaskRow(b, h, i), CausalLimit(i), s);
+                int n = AttentionTiles<T>.ScoreRow(q + r * _d, _d, kt, Bk, j0, cols, MaskRow(b, h, i), CausalLimit(i), s);
                 if (n == 0) continue;
                 var row = new Span<T>(s, n);
                 T mNew = T.Max(m[r], TensorPrimitives.Max<T>(row));
@@ -164,7 +174,7 @@ internal readonly unsafe partial struct AttentionProblem<T> where T : unmanaged,
                 T alpha = T.Exp(m[r] - mNew);
                 TensorPrimitives.Subtract(row, mNew, row);
                 TensorPrimitives.Exp(row, row);
-                l[r] = l[r] * alpha + TensorPrimitives.Sum<T>(row);
+                l[r] = l[r] * alpha + AttentionTiles<T>.Sum(s, n);
                 var o = new Span<T>(acc + r * _dv, _dv);
                 if (alpha != T.One) TensorPrimitives.Multiply(o, alpha, o);
                 AttentionTiles<T>.VecMat(s, n, VRow(b, kh, j0), _dv, _dv, acc + r * _dv, accumulate: true);   // o += p·V
