@@ -1,0 +1,158 @@
+using System.Numerics;
+using System.Numerics.Tensors;
+
+namespace PeftEngine.Cpu;
+
+/// <summary>
+/// Backward of fused attention (FlashAttention-2 style). The probabilities are recomputed tile by tile from the
+/// saved logsumexp, P = exp(s - lse), never stored for the whole sequence. With Δ_i = Σ_c dO_ic·O_ic:
+/// dP = dO·Vᵀ, dS = P ∘ (dP - Δ) · scale, dQ = dS·K, dK = dSᵀ·Q, dV = Pᵀ·dO.
+/// </summary>
+/// <remarks>
+/// Two passes keep every write private to one work item, so no two threads touch the same output and the sums
+/// run in a fixed order: dK and dV are parallel over (batch, key/value head, key tile), each item looping over
+/// the query heads of its group and all query tiles in order; dQ is parallel over (batch, head, query tile),
+/// looping over the key tiles in order. Under causal masking both passes skip the tiles no query can see.
+/// </remarks>
+internal readonly unsafe partial struct AttentionProblem<T>
+{
+    public void Backward(T* output, T* dOut, T* lse, T* dq, T* dk, T* dv)
+    {
+        long rowsTotal = (long)_b * _h * _t;
+        var delta = new T[rowsTotal];
+        fixed (T* pDelta = delta)
+        {
+            T* dl = pDelta;
+            int dvSize = _dv;
+            // Δ_i = Σ_c dO_ic · O_ic
+            CpuParallel.For(rowsTotal, 2L * dvSize, (r0, r1) =>
+            {
+                for (long r = r0; r < r1; r++)
+                    dl[r] = AttentionTiles<T>.Dot(dOut + r * dvSize, output + r * dvSize, dvSize);
+            });
+            var keysT = TransposeHeads(_k, _d);
+            var valuesT = TransposeHeads(_v, _dv);
+            fixed (T* pkt = keysT, pvt = valuesT)
+            {
+                if (dk != null || dv != null) KeyPass(dOut, lse, dl, pkt, pvt, dk, dv);
+                if (dq != null) QueryPass(dOut, lse, dl, pkt, pvt, dq);
+            }
+        }
+    }
+
+    /// <summary>
+    /// For query row i against keys j0 .. j0 + cols: p = exp(s - lse_i) and ds = p ∘ (dO_i·vᵀ - Δ_i) · scale,
+    /// written for the first n keys the row may see (n is returned). q is the query row times the scale; kt and vt
+    /// are the transposed key and value tiles (D, Bk) and (Dv, Bk).
+    /// </summary>
+    private int RowGradients(int b, int h, int i, T* q, int j0, int cols, T* kt, T* vt, T* dOut, T* lse, T* delta, T* p, T* ds)
+    {
+        int n = AttentionTiles<T>.ScoreRow(q, _d, kt, Bk, j0, cols, MaskRow(b, h, i), CausalLimit(i), p);
+        if (n == 0) return 0;
+        long at = LseAt(b, h, i);
+        var pr = new Span<T>(p, n);
+        TensorPrimitives.Subtract(pr, lse[at], pr);
+        TensorPrimitives.Exp(pr, pr);
+        AttentionTiles<T>.VecMat(dOut + OutRow(b, h, i), _dv, vt, Bk, n, ds, accumulate: false);   // dP = dO_i·Vᵀ
+        var dr = new Span<T>(ds, n);
+        TensorPrimitives.Subtract(dr, delta[at], dr);
+        TensorPrimitives.Multiply(dr, pr, dr);
+        TensorPrimitives.Multiply(dr, _scale, dr);
+        return n;
+    }
+
+    /// <summary>dK and dV, one key tile of one key/value head per work item.</summary>
+    private void KeyPass(T* dOut, T* lse, T* delta, T* keysT, T* valuesT, T* dk, T* dv)
+    {
+        var self = this;
+        int keyTiles = KeyTiles, group = _h / _hkv;
+        long work = (long)group * _t * Bk * 2 * (_d + _dv);
+        CpuParallel.For((long)_b * _hkv * keyTiles, work, (w0, w1) =>
+        {
+            int d = self._d, dvSize = self._dv;
+            var q = new T[Bq * d];          // the query tile, scaled
+            var p = new T[Bq * Bk];         // probabilities of a query tile, (rows, Bk)
+            var ds = new T[Bq * Bk];        // score gradients, (rows, Bk)
+            var pt = new T[Bk * Bq];        // the same transposed, (Bk, rows)
+            var dst = new T[Bk * Bq];
+            var gk = new T[Bk * d];
+            var gv = new T[Bk * dvSize];
+            fixed (T* pq = q, pp = p, pds = ds, ppt = pt, pdst = dst, pgk = gk, pgv = gv)
+                for (long w = w0; w < w1; w++)
+                {
+                    int b = (int)(w / ((long)self._hkv * keyTiles)), kh = (int)(w / keyTiles % self._hkv);
+                    int j0 = (int)(w % keyTiles) * Bk, cols = Math.Min(Bk, self._s - j0);
+                    T* kt = keysT + self.TransposedTile(b, kh, j0, d);          // (D, Bk)
+                    T* vt = valuesT + self.TransposedTile(b, kh, j0, dvSize);   // (Dv, Bk)
+                    new Span<T>(pgk, cols * d).Clear();
+                    new Span<T>(pgv, cols * dvSize).Clear();
+                    // The first query that sees key j0 is j0 - (S - T) under causal masking.
+                    int iFirst = self._causal ? Math.Max(0, j0 - (self._s - self._t)) : 0;
+                    for (int hh = 0; hh < group; hh++)
+                    {
+                        int h = kh * group + hh;
+                        for (int i0 = iFirst / Bq * Bq; i0 < self._t; i0 += Bq)
+                        {
+                            int rows = Math.Min(Bq, self._t - i0);
+                            self.ScaledQueries(b, h, i0, rows, pq);
+                            for (int r = 0; r < rows; r++)
+                            {
+                                int n = self.RowGradients(b, h, i0 + r, pq + r * d, j0, cols, kt, vt, dOut, lse, delta, pp + r * Bk, pds + r * Bk);
+                                new Span<T>(pp + r * Bk + n, cols - n).Clear();
+                                new Span<T>(pds + r * Bk + n, cols - n).Clear();
+                            }
+                            AttentionTiles<T>.Transpose(pp, Bk, rows, cols, ppt, Bq);     // (rows, cols) -> (cols, rows)
+                            AttentionTiles<T>.Transpose(pds, Bk, rows, cols, pdst, Bq);
+                            T* dO0 = dOut + self.OutRow(b, h, i0);
+                            T* q0 = self.QRow(b, h, i0);
+                            for (int j = 0; j < cols; j++)
+                            {
+                                AttentionTiles<T>.VecMat(ppt + j * Bq, rows, dO0, dvSize, dvSize, pgv + j * dvSize, accumulate: true);   // dv_j += Σ_i P_ij dO_i
+                                AttentionTiles<T>.VecMat(pdst + j * Bq, rows, q0, d, d, pgk + j * d, accumulate: true);                  // dk_j += Σ_i dS_ij q_i
+                            }
+                        }
+                    }
+                    long kRow = ((long)b * self._hkv + kh) * self._s + j0;
+                    if (dk != null) new ReadOnlySpan<T>(pgk, cols * d).CopyTo(new Span<T>(dk + kRow * d, cols * d));
+                    if (dv != null) new ReadOnlySpan<T>(pgv, cols * dvSize).CopyTo(new Span<T>(dv + kRow * dvSize, cols * dvSize));
+                }
+        });
+    }
+
+    /// <summary>dQ, one query tile of one head per work item.</summary>
+    private void QueryPass(T* dOut, T* lse, T* delta, T* keysT, T* valuesT, T* dq)
+    {
+        var self = this;
+        int tiles = QueryTiles;
+        long work = (long)Bq * _s * 2 * (_d + _dv);
+        CpuParallel.For((long)_b * _h * tiles, work, (w0, w1) =>
+        {
+            int d = self._d, dvSize = self._dv;
+            var q = new T[Bq * d];
+            var p = new T[Bk];
+            var ds = new T[Bk];
+            var gq = new T[Bq * d];
+            fixed (T* pq = q, pp = p, pds = ds, pgq = gq)
+                for (long w = w0; w < w1; w++)
+                {
+                    int b = (int)(w / ((long)self._h * tiles)), h = (int)(w / tiles % self._h), i0 = (int)(w % tiles) * Bq;
+                    int kh = h / (self._h / self._hkv), rows = Math.Min(Bq, self._t - i0);
+                    self.ScaledQueries(b, h, i0, rows, pq);
+                    new Span<T>(pgq, rows * d).Clear();
+                    int keyEnd = self.KeyEnd(i0 + rows);
+                    for (int j0 = 0; j0 < keyEnd; j0 += Bk)
+                    {
+                        int cols = Math.Min(Bk, keyEnd - j0);
+                        T* kt = keysT + self.TransposedTile(b, kh, j0, d);
+                        T* vt = valuesT + self.TransposedTile(b, kh, j0, dvSize);
+                        for (int r = 0; r < rows; r++)
+                        {
+                            int n = self.RowGradients(b, h, i0 + r, pq + r * d, j0, cols, kt, vt, dOut, lse, delta, pp, pds);
+                            if (n > 0) AttentionTiles<T>.VecMat(pds, n, self.KRow(b, kh, j0), d, d, pgq + r * d, accumulate: true);   // dq_i += Σ_j dS_ij k_j
+                        }
+                    }
+                    new ReadOnlySpan<T>(pgq, rows * d).CopyTo(new Span<T>(dq + (((long)b * self._h + h) * self._t + i0) * d, rows * d));
+                }
+        });
+    }
+}
