@@ -101,6 +101,24 @@ public class OptimizerTests
     }
 
     [Fact]
+    public void FusedAndSpelledOutAdamWTakeTheSameSteps()
+    {
+        double[][] grads = [[0.3, -1.2, 0.7], [0.05, 2.0, -0.4], [1.1, -0.2, 0.0], [-0.6, 0.9, 3.0]];
+        using var fused = P(1.5, -0.5, 0.25);
+        using var plain = P(1.5, -0.5, 0.25);
+        using var optFused = new AdamW([fused], 0.01, (0.8, 0.95), 1e-6, 0.1);
+        using var optPlain = new AdamW([plain], 0.01, (0.8, 0.95), 1e-6, 0.1) { UseFusedKernel = false };
+        foreach (var g in grads)
+        {
+            SetGrad(fused, g);
+            SetGrad(plain, g);
+            optFused.Step();
+            optPlain.Step();
+            TestData.AssertClose(plain.Data.ToDoubleArray(), fused.Data.ToDoubleArray(), 1e-15, 1e-13);
+        }
+    }
+
+    [Fact]
     public void AdamWFirstStepIsLrTimesSignAfterDecay()
     {
         // Step 1: m̂ = g, v̂ = g², so p1 = p0 (1 − lr·wd) − lr · g / (|g| + ε).

@@ -49,6 +49,10 @@ public class Adam : Optimizer
     /// <summary>True for AdamW (decay applied to the weights), false for Adam (decay added to the gradient).</summary>
     public bool Decoupled { get; }
 
+    /// <summary>AdamW only: run the update as one fused kernel (default) rather than the step-by-step tensor
+    /// arithmetic that spells out the formula. Both compute the same update.</summary>
+    public bool UseFusedKernel { get; init; } = true;
+
     /// <inheritdoc/>
     protected override void Update(ParamGroup group, Tensor param, Tensor grad, ParamState state)
     {
@@ -56,6 +60,12 @@ public class Adam : Optimizer
         long t = state.Step;
         var m = StateTensor(state, "exp_avg", param);
         var v = StateTensor(state, "exp_avg_sq", param);
+        if (Decoupled && UseFusedKernel)
+        {
+            // The same update as the lines below, in one pass over memory (IBackend.AdamWStep).
+            Ops.AdamWStepInPlace(param, grad, m, v, lr, Beta1, Beta2, Eps, wd, t);
+            return;
+        }
 
         using var g = Ops.Clone(grad);
         if (wd != 0)
