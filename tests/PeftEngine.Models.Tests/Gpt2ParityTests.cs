@@ -26,6 +26,23 @@ public class Gpt2ParityTests
     }
 
     [Fact]
+    public void LoadedInFloat64TheLogitsMatchToDoublePrecision()
+    {
+        // The reference was computed in float64 from the stored float32 weights, which widen exactly.
+        using var expected = Gpt2Fixture.OpenExpected();
+        using var model = Gpt2Model.FromPretrained(Gpt2Fixture.Directory, DType.F64);
+        using var ids = expected.Load("ids");
+        using var labels = expected.Load("labels");
+        using var wantLogits = expected.Load("logits");
+        using var wantLoss = expected.Load("loss");
+        using var logits = model.Forward(ids);
+        Assert.Equal(DType.F64, logits.DType);
+        TestData.AssertClose(wantLogits.ToDoubleArray(), logits.ToDoubleArray(), atol: 1e-10, rtol: 1e-10, what: "logits");
+        using var loss = model.Loss(ids, labels);
+        TestData.AssertClose(wantLoss.ToDoubleArray(), loss.ToDoubleArray(), atol: 1e-12, rtol: 1e-10, what: "loss");
+    }
+
+    [Fact]
     public void EveryParameterGradientMatchesPyTorch()
     {
         using var expected = Gpt2Fixture.OpenExpected();
