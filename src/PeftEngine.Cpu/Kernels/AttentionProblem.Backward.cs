@@ -49,8 +49,8 @@ internal readonly unsafe partial struct AttentionProblem<T>
     private void TileGradients(int b, int h, int i0, int rows, T* q, int j0, int cols, T* kt, T* vt, T* dOut, T* lse, T* delta, T* p, T* ds)
     {
         int padded = AttentionTiles<T>.PaddedColumns(cols);
-        AttentionTiles<T>.MatMul(q, _d, rows, _d, kt, Bk, padded, p, Bk, accumulate: false);                          // S = q·Kᵀ
-        AttentionTiles<T>.MatMul(dOut + OutRow(b, h, i0), _dv, rows, _dv, vt, Bk, padded, ds, Bk, accumulate: false);   // dP = dO·Vᵀ
+        AttentionTiles<T>.MatMul(q, _d, 1, rows, _d, kt, Bk, padded, p, Bk, accumulate: false);                          // S = q·Kᵀ
+        AttentionTiles<T>.MatMul(dOut + OutRow(b, h, i0), _dv, 1, rows, _dv, vt, Bk, padded, ds, Bk, accumulate: false);   // dP = dO·Vᵀ
         for (int r = 0; r < rows; r++)
         {
             int i = i0 + r;
@@ -77,11 +77,9 @@ internal readonly unsafe partial struct AttentionProblem<T>
             var q = new T[Bq * d];          // the query tile, scaled
             var p = new T[Bq * Bk];         // probabilities of a query tile, (rows, Bk)
             var ds = new T[Bq * Bk];        // score gradients, (rows, Bk)
-            var pt = new T[Bk * Bq];        // the same transposed, (Bk, rows)
-            var dst = new T[Bk * Bq];
             var gk = new T[Bk * d];
             var gv = new T[Bk * dvSize];
-            fixed (T* pq = q, pp = p, pds = ds, ppt = pt, pdst = dst, pgk = gk, pgv = gv)
+            fixed (T* pq = q, pp = p, pds = ds, pgk = gk, pgv = gv)
                 for (long w = w0; w < w1; w++)
                 {
                     int b = (int)(w / ((long)self._hkv * keyTiles)), kh = (int)(w / keyTiles % self._hkv);
@@ -100,11 +98,10 @@ internal readonly unsafe partial struct AttentionProblem<T>
                             int rows = Math.Min(Bq, self._t - i0);
                             self.ScaledQueries(b, h, i0, rows, pq);
                             self.TileGradients(b, h, i0, rows, pq, j0, cols, kt, vt, dOut, lse, delta, pp, pds);
-                            AttentionTiles<T>.Transpose(pp, Bk, rows, cols, ppt, Bq);     // (rows, cols) -> (cols, rows)
-                            AttentionTiles<T>.Transpose(pds, Bk, rows, cols, pdst, Bq);
-                            // dV (cols, Dv) += Pᵀ (cols, rows) · dO (rows, Dv); dK (cols, D) += dSᵀ (cols, rows) · Q (rows, D)
-                            AttentionTiles<T>.MatMul(ppt, Bq, cols, rows, dOut + self.OutRow(b, h, i0), dvSize, dvSize, pgv, dvSize, accumulate: true);
-                            AttentionTiles<T>.MatMul(pdst, Bq, cols, rows, self.QRow(b, h, i0), d, d, pgk, d, accumulate: true);
+                            // dV (cols, Dv) += Pᵀ (cols, rows) · dO (rows, Dv); dK (cols, D) += dSᵀ (cols, rows) · Q (rows, D),
+                            // reading P and dS (rows, Bk) transposed in place
+                            AttentionTiles<T>.MatMul(pp, 1, Bk, cols, rows, dOut + self.OutRow(b, h, i0), dvSize, dvSize, pgv, dvSize, accumulate: true);
+                            AttentionTiles<T>.MatMul(pds, 1, Bk, cols, rows, self.QRow(b, h, i0), d, d, pgk, d, accumulate: true);
                         }
                     }
                     long kRow = ((long)b * self._hkv + kh) * self._s + j0;
@@ -142,7 +139,7 @@ internal readonly unsafe partial struct AttentionProblem<T>
                         T* vt = valuesT + self.TransposedTile(b, kh, j0, dvSize);
                         self.TileGradients(b, h, i0, rows, pq, j0, cols, kt, vt, dOut, lse, delta, pp, pds);
                         // dQ (rows, D) += dS (rows, cols) · K (cols, D)
-                        AttentionTiles<T>.MatMul(pds, Bk, rows, cols, self.KRow(b, kh, j0), d, d, pgq, d, accumulate: true);
+                        AttentionTiles<T>.MatMul(pds, Bk, 1, rows, cols, self.KRow(b, kh, j0), d, d, pgq, d, accumulate: true);
                     }
                     new ReadOnlySpan<T>(pgq, rows * d).CopyTo(new Span<T>(dq + (((long)b * self._h + h) * self._t + i0) * d, rows * d));
                 }

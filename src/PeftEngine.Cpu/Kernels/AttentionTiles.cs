@@ -18,10 +18,10 @@ internal static unsafe class AttentionTiles<T> where T : unmanaged, IFloatingPoi
     public const int KeyTile = 64;
 
     /// <summary>
-    /// y[0..n) = Σ_{c &lt; k} x[c] · m[c·ld + 0..n), added to y when <paramref name="accumulate"/>. Four vectors of y
-    /// stay in registers while the k rows of m stream past.
+    /// y[0..n) = Σ_{c &lt; k} x[c·sx] · m[c·ld + 0..n), added to y when <paramref name="accumulate"/>. Four vectors
+    /// of y stay in registers while the k rows of m stream past.
     /// </summary>
-    public static void VecMat(T* x, int k, T* m, long ld, int n, T* y, bool accumulate)
+    public static void VecMat(T* x, long sx, int k, T* m, long ld, int n, T* y, bool accumulate)
     {
         int w = GemmVector512<T>.Count;
         int j = 0;
@@ -34,7 +34,7 @@ internal static unsafe class AttentionTiles<T> where T : unmanaged, IFloatingPoi
             T* row = m + j;
             for (int c = 0; c < k; c++, row += ld)
             {
-                var xc = GemmVector512<T>.Splat(x[c]);
+                var xc = GemmVector512<T>.Splat(x[c * sx]);
                 a0 = GemmVector512<T>.MulAdd(xc, GemmVector512<T>.Load(row), a0);
                 a1 = GemmVector512<T>.MulAdd(xc, GemmVector512<T>.Load(row + w), a1);
                 a2 = GemmVector512<T>.MulAdd(xc, GemmVector512<T>.Load(row + 2 * w), a2);
@@ -50,26 +50,26 @@ internal static unsafe class AttentionTiles<T> where T : unmanaged, IFloatingPoi
             var a = accumulate ? GemmVector512<T>.Load(y + j) : GemmVector512<T>.Zero;
             T* row = m + j;
             for (int c = 0; c < k; c++, row += ld)
-                a = GemmVector512<T>.MulAdd(GemmVector512<T>.Splat(x[c]), GemmVector512<T>.Load(row), a);
+                a = GemmVector512<T>.MulAdd(GemmVector512<T>.Splat(x[c * sx]), GemmVector512<T>.Load(row), a);
             GemmVector512<T>.Store(y + j, a);
         }
         for (; j < n; j++)
         {
             T a = accumulate ? y[j] : T.Zero;
-            for (int c = 0; c < k; c++) a += x[c] * m[c * ld + j];
+            for (int c = 0; c < k; c++) a += x[c * sx] * m[c * ld + j];
             y[j] = a;
         }
     }
 
     /// <summary>
-    /// C(m, n) = A(m, k)·B(k, n), added to C when <paramref name="accumulate"/>; A, B and C are row-major with row
-    /// strides lda, ldb and ldc. Four rows of C by four vectors of columns (16 accumulators) stay in registers
+    /// C(m, n) = A(m, k)·B(k, n), added to C when <paramref name="accumulate"/>; A has strides (lda, sa), so a
+    /// transposed A is read in place (lda = 1), and B and C are row-major with row strides ldb and ldc. Four rows of C by four vectors of columns (16 accumulators) stay in registers
     /// while k streams past, so each step loads four vectors of B and broadcasts four elements of A for 16 FMAs.
     /// Every element is summed over k in increasing order with fused multiply-adds on whichever vector path
     /// computes it, so the result of a column does not depend on how many columns or rows are asked for
     /// (only the scalar tail of n, past the last whole vector, rounds differently).
     /// </summary>
-    public static void MatMul(T* a, long lda, int m, int k, T* b, long ldb, int n, T* c, long ldc, bool accumulate)
+    public static void MatMul(T* a, long lda, long sa, int m, int k, T* b, long ldb, int n, T* c, long ldc, bool accumulate)
     {
         int w = GemmVector512<T>.Count, i = 0;
         for (; i + 4 <= m; i += 4)
@@ -78,7 +78,7 @@ internal static unsafe class AttentionTiles<T> where T : unmanaged, IFloatingPoi
             T* c0 = c + i * ldc, c1 = c0 + ldc, c2 = c1 + ldc, c3 = c2 + ldc;
             int j = 0;
             for (; j + 4 * w <= n; j += 4 * w)
-                Block4x4(a0, a1, a2, a3, k, b + j, ldb, c0 + j, c1 + j, c2 + j, c3 + j, accumulate);
+                Block4x4(a0, a1, a2, a3, sa, k, b + j, ldb, c0 + j, c1 + j, c2 + j, c3 + j, accumulate);
             for (; j + w <= n; j += w)
             {
                 var r0 = accumulate ? GemmVector512<T>.Load(c0 + j) : GemmVector512<T>.Zero;
@@ -89,10 +89,10 @@ internal static unsafe class AttentionTiles<T> where T : unmanaged, IFloatingPoi
                 for (int p = 0; p < k; p++, row += ldb)
                 {
                     var bv = GemmVector512<T>.Load(row);
-                    r0 = GemmVector512<T>.MulAdd(GemmVector512<T>.Splat(a0[p]), bv, r0);
-                    r1 = GemmVector512<T>.MulAdd(GemmVector512<T>.Splat(a1[p]), bv, r1);
-                    r2 = GemmVector512<T>.MulAdd(GemmVector512<T>.Splat(a2[p]), bv, r2);
-                    r3 = GemmVector512<T>.MulAdd(GemmVector512<T>.Splat(a3[p]), bv, r3);
+                    r0 = GemmVector512<T>.MulAdd(GemmVector512<T>.Splat(a0[p * sa]), bv, r0);
+                    r1 = GemmVector512<T>.MulAdd(GemmVector512<T>.Splat(a1[p * sa]), bv, r1);
+                    r2 = GemmVector512<T>.MulAdd(GemmVector512<T>.Splat(a2[p * sa]), bv, r2);
+                    r3 = GemmVector512<T>.MulAdd(GemmVector512<T>.Splat(a3[p * sa]), bv, r3);
                 }
                 GemmVector512<T>.Store(c0 + j, r0);
                 GemmVector512<T>.Store(c1 + j, r1);
@@ -101,14 +101,14 @@ internal static unsafe class AttentionTiles<T> where T : unmanaged, IFloatingPoi
             }
             if (j < n)
                 for (int r = 0; r < 4; r++)
-                    VecMat(a + (i + r) * lda, k, b + j, ldb, n - j, c + (i + r) * ldc + j, accumulate);   // scalar tail
+                    VecMat(a + (i + r) * lda, sa, k, b + j, ldb, n - j, c + (i + r) * ldc + j, accumulate);   // scalar tail
         }
-        for (; i < m; i++) VecMat(a + i * lda, k, b, ldb, n, c + i * ldc, accumulate);
+        for (; i < m; i++) VecMat(a + i * lda, sa, k, b, ldb, n, c + i * ldc, accumulate);
     }
 
     /// <summary>The 4 x (4 vectors) register block of <see cref="MatMul"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Block4x4(T* a0, T* a1, T* a2, T* a3, int k, T* b, long ldb, T* c0, T* c1, T* c2, T* c3, bool accumulate)
+    private static void Block4x4(T* a0, T* a1, T* a2, T* a3, long sa, int k, T* b, long ldb, T* c0, T* c1, T* c2, T* c3, bool accumulate)
     {
         int w = GemmVector512<T>.Count;
         var z = GemmVector512<T>.Zero;
@@ -124,16 +124,16 @@ internal static unsafe class AttentionTiles<T> where T : unmanaged, IFloatingPoi
         {
             var b0 = GemmVector512<T>.Load(b); var b1 = GemmVector512<T>.Load(b + w);
             var b2 = GemmVector512<T>.Load(b + 2 * w); var b3 = GemmVector512<T>.Load(b + 3 * w);
-            var x = GemmVector512<T>.Splat(a0[p]);
+            var x = GemmVector512<T>.Splat(a0[p * sa]);
             r00 = GemmVector512<T>.MulAdd(x, b0, r00); r01 = GemmVector512<T>.MulAdd(x, b1, r01);
             r02 = GemmVector512<T>.MulAdd(x, b2, r02); r03 = GemmVector512<T>.MulAdd(x, b3, r03);
-            x = GemmVector512<T>.Splat(a1[p]);
+            x = GemmVector512<T>.Splat(a1[p * sa]);
             r10 = GemmVector512<T>.MulAdd(x, b0, r10); r11 = GemmVector512<T>.MulAdd(x, b1, r11);
             r12 = GemmVector512<T>.MulAdd(x, b2, r12); r13 = GemmVector512<T>.MulAdd(x, b3, r13);
-            x = GemmVector512<T>.Splat(a2[p]);
+            x = GemmVector512<T>.Splat(a2[p * sa]);
             r20 = GemmVector512<T>.MulAdd(x, b0, r20); r21 = GemmVector512<T>.MulAdd(x, b1, r21);
             r22 = GemmVector512<T>.MulAdd(x, b2, r22); r23 = GemmVector512<T>.MulAdd(x, b3, r23);
-            x = GemmVector512<T>.Splat(a3[p]);
+            x = GemmVector512<T>.Splat(a3[p * sa]);
             r30 = GemmVector512<T>.MulAdd(x, b0, r30); r31 = GemmVector512<T>.MulAdd(x, b1, r31);
             r32 = GemmVector512<T>.MulAdd(x, b2, r32); r33 = GemmVector512<T>.MulAdd(x, b3, r33);
         }
@@ -197,20 +197,9 @@ internal static unsafe class AttentionTiles<T> where T : unmanaged, IFloatingPoi
         }
     }
 
-    /// <summary>Σ x[i] in a fixed order (lane-wise partial sums, then the lanes, then the tail), whatever the
-    /// address of x: unlike library sums that align to the vector width first, the result never depends on
-    /// where a scratch buffer happens to sit.</summary>
-    public static T Sum(T* x, int n)
-    {
-        int w = GemmVector512<T>.Count, i = 0;
-        var acc = GemmVector512<T>.Zero;
-        for (; i + w <= n; i += w) acc += GemmVector512<T>.Load(x + i);
-        T s = GemmVector512<T>.Sum(acc);
-        for (; i < n; i++) s += x[i];
-        return s;
-    }
-
-    /// <summary>Σ x[i]·y[i] in a fixed order, like <see cref="Sum"/>.</summary>
+    /// <summary>Σ x[i]·y[i] in a fixed order (lane-wise partial sums, then the lanes, then the tail), whatever the
+    /// address of x: unlike library sums that align to the vector width first, the result never depends on where a
+    /// buffer happens to sit.</summary>
     public static T Dot(T* x, T* y, int n)
     {
         int w = GemmVector512<T>.Count, i = 0;
@@ -230,19 +219,5 @@ internal static unsafe class AttentionTiles<T> where T : unmanaged, IFloatingPoi
             T* d = dst + c * ldDst;
             for (int r = 0; r < rows; r++) d[r] = src[r * ldSrc + c];
         }
-    }
-
-    /// <summary>
-    /// The scores of one query row against keys j0 .. j0 + cols: s_j = (scale · q) · k_j + mask_j, with the
-    /// query already scaled and kt the transposed tile of those keys, D rows of stride <paramref name="ldK"/>. Returns how many leading keys the causal limit allows (the rest of s is not
-    /// written); 0 means the row sees none of these keys.
-    /// </summary>
-    public static int ScoreRow(T* qScaled, int d, T* kt, long ldK, int j0, int cols, T* maskRow, long causalLimit, T* s)
-    {
-        int n = (int)Math.Min(cols, causalLimit - j0 + 1);
-        if (n <= 0) return 0;
-        VecMat(qScaled, d, kt, ldK, n, s, accumulate: false);
-        if (maskRow != null) TensorPrimitives.Add(new ReadOnlySpan<T>(s, n), new ReadOnlySpan<T>(maskRow + j0, n), new Span<T>(s, n));
-        return n;
     }
 }

@@ -164,7 +164,7 @@ internal readonly unsafe partial struct AttentionProblem<T> where T : unmanaged,
             int cols = Math.Min(Bk, keyEnd - j0);
             T* kt = keysT + TransposedTile(b, kh, j0, _d);   // (D, Bk)
             // The score tile (rows, Bk) = q (rows, D) · kt (D, Bk), whole vectors of keys (kt is zero-padded).
-            AttentionTiles<T>.MatMul(q, _d, rows, _d, kt, Bk, AttentionTiles<T>.PaddedColumns(cols), s, Bk, accumulate: false);
+            AttentionTiles<T>.MatMul(q, _d, 1, rows, _d, kt, Bk, AttentionTiles<T>.PaddedColumns(cols), s, Bk, accumulate: false);
             for (int r = 0; r < rows; r++)
             {
                 int i = i0 + r;
@@ -189,7 +189,7 @@ internal readonly unsafe partial struct AttentionProblem<T> where T : unmanaged,
                 m[r] = mNew;
             }
             // o (rows, Dv) += P (rows, cols) · V (cols, Dv); rows that see no key of the tile have P = 0.
-            AttentionTiles<T>.MatMul(s, Bk, rows, cols, VRow(b, kh, j0), _dv, _dv, acc, _dv, accumulate: true);
+            AttentionTiles<T>.MatMul(s, Bk, 1, rows, cols, VRow(b, kh, j0), _dv, _dv, acc, _dv, accumulate: true);
         }
         for (int r = 0; r < rows; r++)
         {
