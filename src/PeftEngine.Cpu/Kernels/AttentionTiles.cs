@@ -1,13 +1,12 @@
 using System.Numerics;
-using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace PeftEngine.Cpu;
 
 /// <summary>
-/// The small dense pieces fused attention is built from: a vector times a matrix with the row kept in
-/// registers, transposes, and the score row of one query against one key tile (mask and causal limit).
+/// The small dense pieces fused attention is built from: a register-blocked product of two tiles, a vector
+/// times a matrix, transposes, and the one-pass row steps of the softmax and of its gradient.
 /// </summary>
 internal static unsafe class AttentionTiles<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
