@@ -197,6 +197,27 @@ public class AttentionKernelTests
         mask.Dispose();
     }
 
+    [Theory]
+    [InlineData(DType.F64)]
+    [InlineData(DType.F32)]
+    public void RowsWhoseFirstKeyTilesAreAllMaskedMatchTheComposite(DType dtype)
+    {
+        // Query row i hides keys [0, 20·i) with -inf: row 4 and later see nothing of the first key tile (64 keys),
+        // rows 7 and 8 nothing of the second either, so a tile of rows mixes rows with and without visible keys.
+        const int t = 9, s = 150;
+        var hide = new double[t * s];
+        for (int i = 0; i < t; i++)
+            for (int j = 0; j < Math.Min(20 * i, s - 1); j++) hide[i * s + j] = double.NegativeInfinity;
+        using var m64 = Tensor.FromArray(hide, t, s);
+        using var mask = m64.To(dtype);
+        var inputs = Inputs(80, dtype, 1, 2, 1, t, s, 24, 24, MaskKind.None).Append(mask).ToArray();
+        var expected = Run(Composite(false), inputs, Device.Cpu);
+        var actual = Run(Fused(false), inputs, Device.Cpu);
+        double tol = dtype == DType.F64 ? 1e-10 : 2e-4;
+        AssertAllClose(expected, actual, tol, tol);
+        foreach (var x in inputs.Take(3)) x.Dispose();
+    }
+
     [Fact]
     public void SingleKeyGivesItsValue()
     {

@@ -41,24 +41,28 @@ internal readonly unsafe partial struct AttentionProblem<T>
     }
 
     /// <summary>
-    /// For query row i against keys j0 .. j0 + cols: p = exp(s - lse_i) and ds = p ∘ (dO_i·vᵀ - Δ_i) · scale,
-    /// written for the first n keys the row may see (n is returned). q is the query row times the scale; kt and vt
-    /// are the transposed key and value tiles (D, Bk) and (Dv, Bk).
+    /// For the query rows [i0, i0 + rows) against keys j0 .. j0 + cols, tile-wise: P = exp(S - lse) and
+    /// dS = P ∘ (dO·Vᵀ - Δ) · scale, written to p and ds as (rows, Bk) with zeros past the keys each row may see.
+    /// q is the query tile times the scale; kt and vt are the transposed key and value tiles (D, Bk) and (Dv, Bk),
+    /// zero-padded, so both products run over whole vectors of keys and give the same values in both passes.
     /// </summary>
-    private int RowGradients(int b, int h, int i, T* q, int j0, int cols, T* kt, T* vt, T* dOut, T* lse, T* delta, T* p, T* ds)
+    private void TileGradients(int b, int h, int i0, int rows, T* q, int j0, int cols, T* kt, T* vt, T* dOut, T* lse, T* delta, T* p, T* ds)
     {
-        int n = AttentionTiles<T>.ScoreRow(q, _d, kt, Bk, j0, cols, MaskRow(b, h, i), CausalLimit(i), p);
-        if (n == 0) return 0;
-        long at = LseAt(b, h, i);
-        var pr = new Span<T>(p, n);
-        TensorPrimitives.Subtract(pr, lse[at], pr);
-        TensorPrimitives.Exp(pr, pr);
-        AttentionTiles<T>.VecMat(dOut + OutRow(b, h, i), _dv, vt, Bk, n, ds, accumulate: false);   // dP = dO_i·Vᵀ
-        var dr = new Span<T>(ds, n);
-        TensorPrimitives.Subtract(dr, delta[at], dr);
-        TensorPrimitives.Multiply(dr, pr, dr);
-        TensorPrimitives.Multiply(dr, _scale, dr);
-        return n;
+        int padded = AttentionTiles<T>.PaddedColumns(cols);
+        AttentionTiles<T>.MatMul(q, _d, 1, rows, _d, kt, Bk, padded, p, Bk, accumulate: false);                          // S = q·Kᵀ
+        AttentionTiles<T>.MatMul(dOut + OutRow(b, h, i0), _dv, 1, rows, _dv, vt, Bk, padded, ds, Bk, accumulate: false);   // dP = dO·Vᵀ
+        for (int r = 0; r < rows; r++)
+        {
+            int i = i0 + r;
+            T* pr = p + r * Bk, dr = ds + r * Bk;
+            int n = (int)Math.Max(0, Math.Min(cols, CausalLimit(i) - j0 + 1));   // keys of this tile row i may see
+            T* maskRow = MaskRow(b, h, i);
+            if (maskRow != null && n > 0) TensorPrimitives.Add(new ReadOnlySpan<T>(pr, n), new ReadOnlySpan<T>(maskRow + j0, n), new Span<T>(pr, n));
+            long at = LseAt(b, h, i);
+            AttentionTiles<T>.ProbabilityGradients(pr, dr, n, lse[at], delta[at], _scale);
+            new Span<T>(pr + n, cols - n).Clear();
+            new Span<T>(dr + n, cols - n).Clear();
+        }
     }
 
     /// <summary>dK and dV, one key tile of one key/value head per work item.</summary>
@@ -73,11 +77,9 @@ internal readonly unsafe partial struct AttentionProblem<T>
             var q = new T[Bq * d];          // the query tile, scaled
             var p = new T[Bq * Bk];         // probabilities of a query tile, (rows, Bk)
             var ds = new T[Bq * Bk];        // score gradients, (rows, Bk)
-            var pt = new T[Bk * Bq];        // the same transposed, (Bk, rows)
-            var dst = new T[Bk * Bq];
             var gk = new T[Bk * d];
             var gv = new T[Bk * dvSize];
-            fixed (T* pq = q, pp = p, pds = ds, ppt = pt, pdst = dst, pgk = gk, pgv = gv)
+            fixed (T* pq = q, pp = p, pds = ds, pgk = gk, pgv = gv)
                 for (long w = w0; w < w1; w++)
                 {
                     int b = (int)(w / ((long)self._hkv * keyTiles)), kh = (int)(w / keyTiles % self._hkv);
@@ -95,21 +97,11 @@ internal readonly unsafe partial struct AttentionProblem<T>
                         {
                             int rows = Math.Min(Bq, self._t - i0);
                             self.ScaledQueries(b, h, i0, rows, pq);
-                            for (int r = 0; r < rows; r++)
-                            {
-                                int n = self.RowGradients(b, h, i0 + r, pq + r * d, j0, cols, kt, vt, dOut, lse, delta, pp + r * Bk, pds + r * Bk);
-                                new Span<T>(pp + r * Bk + n, cols - n).Clear();
-                                new Span<T>(pds + r * Bk + n, cols - n).Clear();
-                            }
-                            AttentionTiles<T>.Transpose(pp, Bk, rows, cols, ppt, Bq);     // (rows, cols) -> (cols, rows)
-                            AttentionTiles<T>.Transpose(pds, Bk, rows, cols, pdst, Bq);
-                            T* dO0 = dOut + self.OutRow(b, h, i0);
-                            T* q0 = self.QRow(b, h, i0);
-                            for (int j = 0; j < cols; j++)
-                            {
-                                AttentionTiles<T>.VecMat(ppt + j * Bq, rows, dO0, dvSize, dvSize, pgv + j * dvSize, accumulate: true);   // dv_j += Σ_i P_ij dO_i
-                                AttentionTiles<T>.VecMat(pdst + j * Bq, rows, q0, d, d, pgk + j * d, accumulate: true);                  // dk_j += Σ_i dS_ij q_i
-                            }
+                            self.TileGradients(b, h, i0, rows, pq, j0, cols, kt, vt, dOut, lse, delta, pp, pds);
+                            // dV (cols, Dv) += Pᵀ (cols, rows) · dO (rows, Dv); dK (cols, D) += dSᵀ (cols, rows) · Q (rows, D),
+                            // reading P and dS (rows, Bk) transposed in place
+                            AttentionTiles<T>.MatMul(pp, 1, Bk, cols, rows, dOut + self.OutRow(b, h, i0), dvSize, dvSize, pgv, dvSize, accumulate: true);
+                            AttentionTiles<T>.MatMul(pds, 1, Bk, cols, rows, self.QRow(b, h, i0), d, d, pgk, d, accumulate: true);
                         }
                     }
                     long kRow = ((long)b * self._hkv + kh) * self._s + j0;
@@ -129,8 +121,8 @@ internal readonly unsafe partial struct AttentionProblem<T>
         {
             int d = self._d, dvSize = self._dv;
             var q = new T[Bq * d];
-            var p = new T[Bk];
-            var ds = new T[Bk];
+            var p = new T[Bq * Bk];
+            var ds = new T[Bq * Bk];
             var gq = new T[Bq * d];
             fixed (T* pq = q, pp = p, pds = ds, pgq = gq)
                 for (long w = w0; w < w1; w++)
@@ -145,11 +137,9 @@ internal readonly unsafe partial struct AttentionProblem<T>
                         int cols = Math.Min(Bk, keyEnd - j0);
                         T* kt = keysT + self.TransposedTile(b, kh, j0, d);
                         T* vt = valuesT + self.TransposedTile(b, kh, j0, dvSize);
-                        for (int r = 0; r < rows; r++)
-                        {
-                            int n = self.RowGradients(b, h, i0 + r, pq + r * d, j0, cols, kt, vt, dOut, lse, delta, pp, pds);
-                            if (n > 0) AttentionTiles<T>.VecMat(pds, n, self.KRow(b, kh, j0), d, d, pgq + r * d, accumulate: true);   // dq_i += Σ_j dS_ij k_j
-                        }
+                        self.TileGradients(b, h, i0, rows, pq, j0, cols, kt, vt, dOut, lse, delta, pp, pds);
+                        // dQ (rows, D) += dS (rows, cols) · K (cols, D)
+                        AttentionTiles<T>.MatMul(pds, Bk, 1, rows, cols, self.KRow(b, kh, j0), d, d, pgq, d, accumulate: true);
                     }
                     new ReadOnlySpan<T>(pgq, rows * d).CopyTo(new Span<T>(dq + (((long)b * self._h + h) * self._t + i0) * d, rows * d));
                 }

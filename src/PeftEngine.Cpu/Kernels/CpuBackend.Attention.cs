@@ -137,7 +137,7 @@ internal readonly unsafe partial struct AttentionProblem<T> where T : unmanaged,
             CpuParallel.For((long)_b * _h * tiles, work, (w0, w1) =>
             {
                 var q = new T[Bq * self._d];      // the query tile, scaled
-                var s = new T[Bk];                // one row of scores, then probabilities
+                var s = new T[Bq * Bk];           // the score tile, then probabilities
                 var acc = new T[Bq * self._dv];   // unnormalised outputs of the query tile
                 var m = new T[Bq];
                 var l = new T[Bq];
@@ -163,23 +163,33 @@ internal readonly unsafe partial struct AttentionProblem<T> where T : unmanaged,
         {
             int cols = Math.Min(Bk, keyEnd - j0);
             T* kt = keysT + TransposedTile(b, kh, j0, _d);   // (D, Bk)
+            // The score tile (rows, Bk) = q (rows, D) · kt (D, Bk), whole vectors of keys (kt is zero-padded).
+            AttentionTiles<T>.MatMul(q, _d, 1, rows, _d, kt, Bk, AttentionTiles<T>.PaddedColumns(cols), s, Bk, accumulate: false);
             for (int r = 0; r < rows; r++)
             {
                 int i = i0 + r;
-                int n = AttentionTiles<T>.ScoreRow(q + r * _d, _d, kt, Bk, j0, cols, MaskRow(b, h, i), CausalLimit(i), s);
-                if (n == 0) continue;
-                var row = new Span<T>(s, n);
-                T mNew = T.Max(m[r], TensorPrimitives.Max<T>(row));
-                if (T.IsNegativeInfinity(mNew)) continue;   // everything so far is masked out
+                T* row = s + r * Bk;
+                int n = (int)Math.Min(cols, CausalLimit(i) - j0 + 1);   // keys of this tile row i may see
+                T mNew = m[r];
+                if (n > 0)
+                {
+                    T* maskRow = MaskRow(b, h, i);
+                    if (maskRow != null) TensorPrimitives.Add(new ReadOnlySpan<T>(row, n), new ReadOnlySpan<T>(maskRow + j0, n), new Span<T>(row, n));
+                    mNew = T.Max(mNew, TensorPrimitives.Max<T>(new ReadOnlySpan<T>(row, n)));
+                }
+                if (n <= 0 || T.IsNegativeInfinity(mNew))   // nothing visible here, or everything so far is masked out
+                {
+                    new Span<T>(row, cols).Clear();
+                    continue;
+                }
+                new Span<T>(row + n, cols - n).Clear();
                 T alpha = T.Exp(m[r] - mNew);
-                TensorPrimitives.Subtract(row, mNew, row);
-                TensorPrimitives.Exp(row, row);
-                l[r] = l[r] * alpha + AttentionTiles<T>.Sum(s, n);
-                var o = new Span<T>(acc + r * _dv, _dv);
-                if (alpha != T.One) TensorPrimitives.Multiply(o, alpha, o);
-                AttentionTiles<T>.VecMat(s, n, VRow(b, kh, j0), _dv, _dv, acc + r * _dv, accumulate: true);   // o += p·V
+                l[r] = l[r] * alpha + AttentionTiles<T>.ExpShiftedSum(row, n, mNew);   // p = exp(s - m')
+                if (alpha != T.One) TensorPrimitives.Multiply(new Span<T>(acc + r * _dv, _dv), alpha, new Span<T>(acc + r * _dv, _dv));
                 m[r] = mNew;
             }
+            // o (rows, Dv) += P (rows, cols) · V (cols, Dv); rows that see no key of the tile have P = 0.
+            AttentionTiles<T>.MatMul(s, Bk, 1, rows, cols, VRow(b, kh, j0), _dv, _dv, acc, _dv, accumulate: true);
         }
         for (int r = 0; r < rows; r++)
         {
