@@ -66,11 +66,12 @@ public static class BenchCommand
         Line("LoRA up 512x16 · (4096x16)ᵀ", 512, 16, 4096, peakAll, () => CpuBackend.Instance.Gemm(h, loraB, y, false, true));
     }
 
-    /// <summary>The FMA peak measured like the products below: the best of short bursts (about 1 ms each) over
-    /// 0.4 s, so a loaded machine lowers it no more than it lowers them.</summary>
+    /// <summary>The FMA peak measured like the products below: the best of short bursts (about 10 ms each, long
+    /// enough that starting the threads costs little) over 0.4 s, so a loaded machine lowers it no more than it
+    /// lowers them.</summary>
     private static double Peak(int threads)
     {
-        const long rounds = 1 << 15;
+        const long rounds = 1 << 22;
         var total = Stopwatch.StartNew();
         double best = 0;
         while (total.Elapsed.TotalSeconds < 0.4)
