@@ -83,10 +83,13 @@ public static class BenchCommand
         return best;
     }
 
-    /// <summary>Times an m x k x n product: one warm-up call, then repeats for about 0.4 s and keeps the best time.</summary>
+    /// <summary>Times an m x k x n product: warms up, then repeats for about 0.4 s and keeps the best time.</summary>
     private static void Line(string name, int m, int k, int n, double peak, Action run)
     {
-        run();
+        // Warm up for 0.5 s (and at least 50 calls): the runtime recompiles hot methods with full optimisation
+        // only after they have run a while, and a timing taken before that measures half-optimised code.
+        var warm = Stopwatch.StartNew();
+        for (int i = 0; i < 50 || warm.Elapsed.TotalSeconds < 0.5; i++) run();
         var total = Stopwatch.StartNew();
         double best = double.MaxValue;
         int reps = 0;
