@@ -1,4 +1,4 @@
-using System.IO.MemoryMappedFiles;
+using PeftEngine.IO.Internal;
 
 namespace PeftEngine.IO.Gguf;
 
@@ -19,18 +19,16 @@ public sealed unsafe partial class GgufFile : IDisposable
     /// <summary>The alignment used when the file does not set <c>general.alignment</c>.</summary>
     public const int DefaultAlignment = 32;
 
-    private readonly MemoryMappedFile? _map;
-    private readonly MemoryMappedViewAccessor? _view;
+    private readonly MappedFile _file;
     private readonly byte* _base;
     private readonly Dictionary<string, GgufTensorInfo> _tensorByName;
     private bool _disposed;
 
-    private GgufFile(string path, MemoryMappedFile map, MemoryMappedViewAccessor view, byte* basePtr, GgufCursor c)
+    private GgufFile(string path, MappedFile file, GgufCursor c)
     {
         Path = path;
-        _map = map;
-        _view = view;
-        _base = basePtr;
+        _file = file;
+        _base = file.Pointer;
         FileLength = c.Length;
         if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("GGUF reading needs a little-endian host");
         uint magic = c.U32("the magic");
@@ -137,23 +135,14 @@ public sealed unsafe partial class GgufFile : IDisposable
         long length = new FileInfo(path).Length;
         if (length < 24)
             throw new InvalidDataException($"GGUF file '{path}': {length} bytes is too short for a GGUF header (24 bytes); the file is truncated or not GGUF");
-        var map = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
-        MemoryMappedViewAccessor? view = null;
-        bool acquired = false;
+        var file = MappedFile.Open(path, length);
         try
         {
-            view = map.CreateViewAccessor(0, length, MemoryMappedFileAccess.Read);
-            byte* p = null;
-            view.SafeMemoryMappedViewHandle.AcquirePointer(ref p);
-            acquired = true;
-            p += view.PointerOffset;
-            return new GgufFile(path, map, view, p, new GgufCursor(p, length, path));
+            return new GgufFile(path, file, new GgufCursor(file.Pointer, length, path));
         }
         catch
         {
-            if (acquired) view!.SafeMemoryMappedViewHandle.ReleasePointer();
-            view?.Dispose();
-            map.Dispose();
+            file.Dispose();
             throw;
         }
     }
@@ -217,8 +206,6 @@ public sealed unsafe partial class GgufFile : IDisposable
     {
         if (_disposed) return;
         _disposed = true;
-        _view?.SafeMemoryMappedViewHandle.ReleasePointer();
-        _view?.Dispose();
-        _map?.Dispose();
+        _file.Dispose();
     }
 }

@@ -1,5 +1,5 @@
 using System.Buffers.Binary;
-using System.IO.MemoryMappedFiles;
+using PeftEngine.IO.Internal;
 
 namespace PeftEngine.IO.Safetensors;
 
@@ -13,19 +13,16 @@ namespace PeftEngine.IO.Safetensors;
 /// </remarks>
 public sealed unsafe class SafetensorsFile : ITensorSource
 {
-    private readonly MemoryMappedFile _map;
-    private readonly MemoryMappedViewAccessor _view;
+    private readonly MappedFile _file;
     private readonly byte* _base;
     private readonly long _dataStart;
     private bool _disposed;
 
-    private SafetensorsFile(string path, MemoryMappedFile map, MemoryMappedViewAccessor view, byte* basePtr,
-        long dataStart, SafetensorsHeader header)
+    private SafetensorsFile(string path, MappedFile file, long dataStart, SafetensorsHeader header)
     {
         Path = path;
-        _map = map;
-        _view = view;
-        _base = basePtr;
+        _file = file;
+        _base = file.Pointer;
         _dataStart = dataStart;
         Header = header;
     }
@@ -53,16 +50,10 @@ public sealed unsafe class SafetensorsFile : ITensorSource
         long length = new FileInfo(path).Length;
         if (length < 8)
             throw SafetensorsHeader.Error(path, null, $"the file has {length} bytes, fewer than the 8-byte header length");
-        var map = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
-        MemoryMappedViewAccessor? view = null;
-        bool acquired = false;
+        var file = MappedFile.Open(path, length);
         try
         {
-            view = map.CreateViewAccessor(0, length, MemoryMappedFileAccess.Read);
-            byte* p = null;
-            view.SafeMemoryMappedViewHandle.AcquirePointer(ref p);
-            acquired = true;
-            p += view.PointerOffset;
+            byte* p = file.Pointer;
             ulong n = BinaryPrimitives.ReadUInt64LittleEndian(new ReadOnlySpan<byte>(p, 8));
             if (n > (ulong)(length - 8))
                 throw SafetensorsHeader.Error(path, null, $"the header length {n} runs past the end of the file ({length} bytes); the file is truncated or not safetensors");
@@ -72,13 +63,11 @@ public sealed unsafe class SafetensorsFile : ITensorSource
                 throw SafetensorsHeader.Error(path, null, "the header does not start with '{'; not a safetensors file");
             long dataStart = 8 + (long)n;
             var header = SafetensorsHeader.Parse(new ReadOnlySpan<byte>(p + 8, (int)n), length - dataStart, path);
-            return new SafetensorsFile(path, map, view, p, dataStart, header);
+            return new SafetensorsFile(path, file, dataStart, header);
         }
         catch
         {
-            if (acquired) view!.SafeMemoryMappedViewHandle.ReleasePointer();
-            view?.Dispose();
-            map.Dispose();
+            file.Dispose();
             throw;
         }
     }
@@ -156,8 +145,6 @@ public sealed unsafe class SafetensorsFile : ITensorSource
     {
         if (_disposed) return;
         _disposed = true;
-        _view.SafeMemoryMappedViewHandle.ReleasePointer();
-        _view.Dispose();
-        _map.Dispose();
+        _file.Dispose();
     }
 }
