@@ -31,28 +31,33 @@ public abstract unsafe partial class HostBackendBase
 
     /// <summary>Reads element <paramref name="index"/> of any dtype as a double.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    protected static double ReadAsDouble(Tensor t, long index)
-    {
-        var p = (byte*)t.HostStorage.Pointer;
-        return t.DType switch
-        {
-            DType.F32 => ((float*)p)[index],
-            DType.F64 => ((double*)p)[index],
-            DType.F16 => (double)((Half*)p)[index],
-            DType.BF16 => ((BFloat16*)p)[index].ToSingle(),
-            DType.I32 => ((int*)p)[index],
-            DType.I64 => ((long*)p)[index],
-            DType.U8 => p[index],
-            _ => throw new NotSupportedException(t.DType.ToString()),
-        };
-    }
+    protected static double ReadAsDouble(Tensor t, long index) => ReadElement(t.DType, (byte*)t.HostStorage.Pointer, index);
 
     /// <summary>Writes a double into element <paramref name="index"/>, rounding to the dtype.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    protected static void WriteDouble(Tensor t, long index, double v)
+    protected static void WriteDouble(Tensor t, long index, double v) => WriteElement(t.DType, (byte*)t.HostStorage.Pointer, index, v);
+
+    /// <summary>Element <paramref name="index"/> of an array of <paramref name="dtype"/> values at
+    /// <paramref name="p"/>, as a double.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static double ReadElement(DType dtype, byte* p, long index) => dtype switch
     {
-        var p = (byte*)t.HostStorage.Pointer;
-        switch (t.DType)
+        DType.F32 => ((float*)p)[index],
+        DType.F64 => ((double*)p)[index],
+        DType.F16 => (double)((Half*)p)[index],
+        DType.BF16 => ((BFloat16*)p)[index].ToSingle(),
+        DType.I32 => ((int*)p)[index],
+        DType.I64 => ((long*)p)[index],
+        DType.U8 => p[index],
+        _ => throw new NotSupportedException(dtype.ToString()),
+    };
+
+    /// <summary>Stores <paramref name="v"/>, rounded to <paramref name="dtype"/>, as element <paramref name="index"/>
+    /// of the array at <paramref name="p"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void WriteElement(DType dtype, byte* p, long index, double v)
+    {
+        switch (dtype)
         {
             case DType.F32: ((float*)p)[index] = (float)v; break;
             case DType.F64: ((double*)p)[index] = v; break;
@@ -61,7 +66,7 @@ public abstract unsafe partial class HostBackendBase
             case DType.I32: ((int*)p)[index] = checked((int)v); break;
             case DType.I64: ((long*)p)[index] = (long)v; break;
             case DType.U8: p[index] = checked((byte)v); break;
-            default: throw new NotSupportedException(t.DType.ToString());
+            default: throw new NotSupportedException(dtype.ToString());
         }
     }
 

@@ -52,7 +52,11 @@ internal static unsafe class DTypeConversion
             return;
         }
         bool truncate = st.IsFloat() && !dt.IsFloat();
-        for (int i = 0; i < len; i++) Write(dt, d, i, Read(st, s, i), truncate);
+        for (int i = 0; i < len; i++)
+        {
+            double v = HostBackendBase.ReadElement(st, s, i);
+            HostBackendBase.WriteElement(dt, d, i, truncate ? Math.Truncate(v) : v);
+        }
     }
 
     /// <summary>One of the conversions with f32 on one side.</summary>
@@ -130,33 +134,5 @@ internal static unsafe class DTypeConversion
         var rounded = (bits + Vector256.Create(0x7FFFu) + ((bits >>> 16) & Vector256<uint>.One)) >>> 16;
         var isNaN = Vector256.GreaterThan(bits & Vector256.Create(0x7FFF_FFFFu), Vector256.Create(0x7F80_0000u));
         return Vector256.ConditionalSelect(isNaN, (bits >>> 16) | Vector256.Create(0x40u), rounded);
-    }
-
-    private static double Read(DType t, byte* p, long i) => t switch
-    {
-        DType.F32 => ((float*)p)[i],
-        DType.F64 => ((double*)p)[i],
-        DType.F16 => (double)((Half*)p)[i],
-        DType.BF16 => ((BFloat16*)p)[i].ToSingle(),
-        DType.I32 => ((int*)p)[i],
-        DType.I64 => ((long*)p)[i],
-        DType.U8 => p[i],
-        _ => throw new NotSupportedException(t.ToString()),
-    };
-
-    private static void Write(DType t, byte* p, long i, double v, bool truncate)
-    {
-        if (truncate) v = Math.Truncate(v);
-        switch (t)
-        {
-            case DType.F32: ((float*)p)[i] = (float)v; break;
-            case DType.F64: ((double*)p)[i] = v; break;
-            case DType.F16: ((Half*)p)[i] = (Half)v; break;
-            case DType.BF16: ((BFloat16*)p)[i] = BFloat16.FromSingle((float)v); break;
-            case DType.I32: ((int*)p)[i] = checked((int)v); break;
-            case DType.I64: ((long*)p)[i] = (long)v; break;
-            case DType.U8: p[i] = checked((byte)v); break;
-            default: throw new NotSupportedException(t.ToString());
-        }
     }
 }
