@@ -118,16 +118,16 @@ public static partial class Ops
 
     private static Tensor ExtremeAll(Tensor x, ReduceOp op, string name)
     {
-        CheckReduce(x, name);
-        if (x.Numel == 0) throw new ArgumentException($"{name}: the tensor {x.Shape} is empty; there is no extreme element to pick");
-        using var flat = FlattenNoGrad(x);
-        using var value = Tensor.Empty(new Shape(1), x.DType, x.Device);
-        using var index = Tensor.Empty(new Shape(1), DType.I64, x.Device);
-        x.Backend.Reduce(op, flat, 0, value, index);
-        Tensor y;
-        using (GradMode.Disable()) y = Reshape(value);
-        if (Graph.IsRecording(x)) Graph.Attach(y, new SelectionNode(name, x.Shape, flat.Shape, 0, index), x);
-        return y;
+        var (flat, value, index) = ExtremeOfFlat(x, op, name);
+        using (flat)
+        using (value)
+        using (index)
+        {
+            Tensor y;
+            using (GradMode.Disable()) y = Reshape(value);
+            if (Graph.IsRecording(x)) Graph.Attach(y, new SelectionNode(name, x.Shape, flat.Shape, 0, index), x);
+            return y;
+        }
     }
 
     private static Tensor ArgExtreme(Tensor x, int dim, bool keepDim, ReduceOp op, string name)
@@ -142,13 +142,24 @@ public static partial class Ops
 
     private static Tensor ArgExtremeAll(Tensor x, ReduceOp op, string name)
     {
+        var (flat, value, index) = ExtremeOfFlat(x, op, name);
+        using (flat)
+        using (value)
+        using (index)
+        using (GradMode.Disable()) return Reshape(index);
+    }
+
+    /// <summary>Runs the max/min kernel over all elements: x flattened to (N), the extreme value (1) and its
+    /// I64 position (1). The caller disposes all three.</summary>
+    private static (Tensor Flat, Tensor Value, Tensor Index) ExtremeOfFlat(Tensor x, ReduceOp op, string name)
+    {
         CheckReduce(x, name);
         if (x.Numel == 0) throw new ArgumentException($"{name}: the tensor {x.Shape} is empty; there is no extreme element to pick");
-        using var flat = FlattenNoGrad(x);
-        using var value = Tensor.Empty(new Shape(1), x.DType, x.Device);
-        using var index = Tensor.Empty(new Shape(1), DType.I64, x.Device);
+        var flat = FlattenNoGrad(x);
+        var value = Tensor.Empty(new Shape(1), x.DType, x.Device);
+        var index = Tensor.Empty(new Shape(1), DType.I64, x.Device);
         x.Backend.Reduce(op, flat, 0, value, index);
-        using (GradMode.Disable()) return Reshape(index);
+        return (flat, value, index);
     }
 
     private static void CheckReduce(Tensor x, string op)
