@@ -9,27 +9,22 @@ namespace PeftEngine;
 /// </summary>
 public static class BackendRegistry
 {
-    private static readonly Dictionary<Device, IBackend> _backends = new();
+    // Every op looks its backend up, so reads take no lock: registration swaps in a new dictionary.
+    private static volatile Dictionary<Device, IBackend> _backends = new();
     private static readonly object _lock = new();
 
     /// <summary>Makes <paramref name="backend"/> the one for its device (replacing any earlier one).</summary>
     public static void Register(IBackend backend)
     {
-        lock (_lock) _backends[backend.Device] = backend;
+        lock (_lock) _backends = new Dictionary<Device, IBackend>(_backends) { [backend.Device] = backend };
     }
 
     /// <summary>The backend for <paramref name="device"/>, or an error saying which assembly to reference.</summary>
     public static IBackend Get(Device device)
     {
-        lock (_lock)
-        {
-            if (_backends.TryGetValue(device, out var b)) return b;
-        }
+        if (_backends.TryGetValue(device, out var b)) return b;
         if (device.IsHost) LoadAssembly("PeftEngine.Cpu");
-        lock (_lock)
-        {
-            if (_backends.TryGetValue(device, out var b)) return b;
-        }
+        if (_backends.TryGetValue(device, out b)) return b;
         throw new InvalidOperationException(device.IsHost
             ? $"no backend for {device}: reference PeftEngine.Cpu"
             : $"no backend for {device}: reference PeftEngine.Gpu and initialise it");
