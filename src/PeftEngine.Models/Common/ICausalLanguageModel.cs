@@ -1,0 +1,59 @@
+using PeftEngine.Nn;
+
+namespace PeftEngine.Models;
+
+/// <summary>
+/// What every decoder-only language model of PeftEngine offers (GPT-2, the LLaMA family): logits from token ids,
+/// the causal LM loss, and incremental decoding through a per-layer key/value cache. Trainers, generation and the
+/// PEFT wrappers are written against this contract, never against one architecture.
+/// </summary>
+/// <remarks>HF: the common surface of <c>AutoModelForCausalLM</c> models (forward with input_ids, attention_mask,
+/// labels and past_key_values).</remarks>
+public interface ICausalLanguageModel
+{
+    /// <summary>The model as a module tree (parameters, train/eval mode, state dict).</summary>
+    Module Module { get; }
+
+    /// <summary>Size of the output vocabulary V.</summary>
+    int VocabSize { get; }
+
+    /// <summary>The longest sequence (prompt plus generated tokens) the model accepts.</summary>
+    int MaxPositions { get; }
+
+    /// <summary>
+    /// ids (B, T) I64 -> logits (B, T, V). <paramref name="attentionMask"/> (B, S) marks real tokens with 1 and
+    /// padding with 0, where S = cached positions + T. With a <paramref name="cache"/>, ids hold the T newest
+    /// positions: their keys and values are appended to the cache and attention covers every cached position.
+    /// </summary>
+    Tensor Forward(Tensor ids, Tensor? attentionMask = null, ModelKvCache? cache = null);
+
+    /// <summary>The causal LM loss: logits at positions 0 .. T-2 scored against labels 1 .. T-1, labels equal
+    /// to -100 ignored, mean over the rest (a scalar).</summary>
+    Tensor Loss(Tensor ids, Tensor labels, Tensor? attentionMask = null);
+
+    /// <summary>An empty cache for <paramref name="batch"/> sequences of up to <paramref name="maxLength"/>
+    /// positions, in the model's dtype.</summary>
+    ModelKvCache CreateCache(int batch, int maxLength);
+}
+
+/// <summary>One <see cref="KvCache"/> per attention layer of a model, disposed together.</summary>
+public sealed class ModelKvCache(IReadOnlyList<KvCache> layers) : IDisposable
+{
+    /// <summary>The per-layer caches, in layer order.</summary>
+    public IReadOnlyList<KvCache> Layers { get; } = layers ?? throw new ArgumentNullException(nameof(layers));
+
+    /// <summary>Positions cached so far (equal in every layer).</summary>
+    public int Length => Layers.Count == 0 ? 0 : Layers[0].Length;
+
+    /// <summary>Forgets every position, keeping the buffers.</summary>
+    public void Reset()
+    {
+        foreach (var layer in Layers) layer.Reset();
+    }
+
+    /// <summary>Frees every layer's buffers.</summary>
+    public void Dispose()
+    {
+        foreach (var layer in Layers) layer.Dispose();
+    }
+}
