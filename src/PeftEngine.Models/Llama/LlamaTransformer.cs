@@ -87,10 +87,10 @@ public sealed class LlamaTransformer : Module
                         windowed[w] = mask = AttentionMasks.Build(attentionMask, b, t, s, w, dtype);
                 }
                 var layerCache = cache?.Layers[i];
-                var layerMask = mask;
-                var next = checkpoint
-                    ? Checkpoint.Run(xs => layer.Forward(xs[0], layerMask, Rotary, null), h)
-                    : layer.Forward(h, mask, Rotary, layerCache);
+                // The mask is a checkpoint input so that the recompute in backward still holds it.
+                var next = !checkpoint ? layer.Forward(h, mask, Rotary, layerCache)
+                    : mask is null ? Checkpoint.Run(xs => layer.Forward(xs[0], null, Rotary, null), h)
+                    : Checkpoint.Run(xs => layer.Forward(xs[0], xs[1], Rotary, null), h, mask);
                 h.Dispose();
                 h = next;
                 i++;
