@@ -38,7 +38,14 @@ public sealed class LlamaTransformer : Module
     public RopeDecoderConfig Config { get; }
 
     /// <summary>The rotary tables shared by every layer.</summary>
-    public LlamaRotaryEmbedding Rotary { get; }
+    public LlamaRotaryEmbedding Rotary { get; private set; }
+
+    /// <summary>Replaces the rotary tables (a GGUF file may carry its own per-frequency factors).</summary>
+    internal void ReplaceRotary(LlamaRotaryEmbedding rotary)
+    {
+        Rotary.Dispose();
+        Rotary = rotary;
+    }
 
     /// <summary>The token embedding (V, C).</summary>
     public Embedding EmbedTokens => GetSubmodule<Embedding>("embed_tokens");
