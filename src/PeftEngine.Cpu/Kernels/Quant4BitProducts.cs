@@ -73,7 +73,7 @@ internal static unsafe class Quant4BitProducts
     public static void Panels(Quant4BitDecoder w, float* x, float* y, float* bias, int m, int rows, int cols, bool transW,
         long panelElements)
     {
-        int panelRows = (int)Math.Clamp(panelElements / cols / 16 * 16, 16, rows);
+        int panelRows = (int)Math.Min(rows, Math.Max(16, panelElements / cols / 16 * 16));
         float* panel = (float*)NativeMemory.AlignedAlloc((nuint)((long)panelRows * cols * sizeof(float)), 64);
         try
         {

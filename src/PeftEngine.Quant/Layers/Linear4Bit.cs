@@ -10,7 +10,7 @@ namespace PeftEngine.Quant;
 /// <remarks>bitsandbytes: bnb.nn.Linear4bit with compute_dtype float32. The bias stays in F32 and is frozen too.</remarks>
 public sealed class Linear4Bit : Module
 {
-    /// <summary>Wraps an already quantized weight (out, in) and an optional bias (out).</summary>
+    /// <summary>Wraps an already quantized weight (out, in) and a copy of an optional bias (out).</summary>
     public Linear4Bit(PackedWeight4Bit weight, Tensor? bias, FourBitType quantType)
     {
         ArgumentNullException.ThrowIfNull(weight);
@@ -18,7 +18,10 @@ public sealed class Linear4Bit : Module
         QuantType = quantType;
         if (bias is not null && (bias.Rank != 1 || bias.Shape[0] != weight.Rows))
             throw new ArgumentException($"Linear4Bit: the bias must have shape ({weight.Rows},), got {bias.Shape}");
-        RegisterParameter("bias", bias is null ? null : new Parameter(bias.DType == DType.F32 ? bias : bias.To(DType.F32), requiresGrad: false));
+        Tensor? b = null;
+        if (bias is not null)
+            using (GradMode.Disable()) b = bias.DType == DType.F32 ? Ops.Clone(bias) : bias.To(DType.F32);   // a leaf copy
+        RegisterParameter("bias", b is null ? null : new Parameter(b, requiresGrad: false));
     }
 
     /// <summary>Quantizes a Linear layer's weight (out, in) and copies its bias.</summary>
@@ -26,7 +29,7 @@ public sealed class Linear4Bit : Module
     {
         ArgumentNullException.ThrowIfNull(linear);
         var packed = Blockwise4Bit.Quantize(linear.Weight.Data, quantType, blockSize, doubleQuant);
-        return new Linear4Bit(packed, linear.Bias is null ? null : Ops.Contiguous(linear.Bias.Data), quantType);
+        return new Linear4Bit(packed, linear.Bias?.Data, quantType);
     }
 
     /// <summary>Quantizes a GPT-2 Conv1D layer: its weight is stored (in, out), so it is transposed to (out, in) first,
@@ -36,7 +39,7 @@ public sealed class Linear4Bit : Module
         ArgumentNullException.ThrowIfNull(conv);
         using var transposed = Ops.Transpose(conv.Weight.Data, 0, 1);   // (in, out) -> (out, in)
         var packed = Blockwise4Bit.Quantize(transposed, quantType, blockSize, doubleQuant);
-        return new Linear4Bit(packed, Ops.Contiguous(conv.Bias.Data), quantType);
+        return new Linear4Bit(packed, conv.Bias.Data, quantType);
     }
 
     /// <summary>The frozen 4-bit weight (out, in).</summary>
