@@ -15,7 +15,7 @@ public sealed partial class PeftModel
         var names = adapterNames ?? _active;
         foreach (var n in names)
             if (!_configs.ContainsKey(n)) throw new ArgumentException($"Adapter {n} does not exist");
-        var layers = TunerLayers().Select(l => l.Layer).ToList();
+        var layers = TunerLayers().Select(l => l.Layer).Where(l => l is not ModulesToSaveWrapper).ToList();
         bool anyToMerge = layers.Any(l => names.Any(n => l.AdapterNames.Contains(n) && !l.MergedAdapters.Contains(n)));
         if (!anyToMerge)
         {
@@ -41,7 +41,7 @@ public sealed partial class PeftModel
     public Module MergeAndUnload(bool safeMerge = false, IReadOnlyList<string>? adapterNames = null)
     {
         var names = adapterNames ?? _active;
-        if (TunerLayers().Any(l => names.Any(n => l.Layer.AdapterNames.Contains(n) && !l.Layer.MergedAdapters.Contains(n))))
+        if (TunerLayers().Any(l => l.Layer is not ModulesToSaveWrapper && names.Any(n => l.Layer.AdapterNames.Contains(n) && !l.Layer.MergedAdapters.Contains(n))))
             MergeAdapter(names, safeMerge);
         return UnloadCore(keepCopies: true);
     }

@@ -112,7 +112,7 @@ public sealed partial class PeftModel : Module, ICausalLanguageModel
     public int MaxPositions => Lm.MaxPositions;
 
     /// <inheritdoc/>
-    public Tensor Forward(Tensor ids, Tensor? attentionMask = null, ModelKvCache? cache = null) => Lm.Forward(ids, attentionMask, cache);
+    Tensor ICausalLanguageModel.Forward(Tensor ids, Tensor? attentionMask, ModelKvCache? cache) => Lm.Forward(ids, attentionMask, cache);
 
     /// <summary>Language-model forward of a mixed batch (one adapter name per sequence).</summary>
     public Tensor Forward(Tensor ids, IReadOnlyList<string> adapterNames, Tensor? attentionMask, ModelKvCache? cache = null) =>

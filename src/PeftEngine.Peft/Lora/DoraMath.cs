@@ -62,15 +62,16 @@ internal static class DoraMath
     public static Tensor Forward(LoraLayer layer, Tensor x, Tensor result, string adapter, Func<Tensor, Tensor> loraBranch, Parameter? baseBias)
     {
         var dropout = layer.LoraDropout[adapter];
-        using var xf = x.DType == DType.F32 ? x.Alias() : Ops.Cast(x, DType.F32);
-        using var dropped = dropout.Forward(xf);
+        using var xf = MaybeOwned.Cast(x, DType.F32);
+        using var dropped = dropout.Forward(xf.Value);
         using var norm = WeightNorm(layer, adapter);                              // (out), detached
         using var lambda = Ops.Div(layer.MagnitudeVector[adapter].Weight, norm);  // (out)
         Tensor baseNoBias;
         if (dropout.P == 0 || !layer.IsTraining)
         {
-            using var bias = baseBias is null ? null : baseBias.Data.DType == result.DType ? baseBias.Data.Alias() : Ops.Cast(baseBias.Data, result.DType);
-            baseNoBias = bias is null ? result.Alias() : Ops.Sub(result, bias);
+            if (baseBias is null) baseNoBias = Ops.Mul(result, 1.0);
+            else
+                using (var bias = MaybeOwned.Cast(baseBias.Data, result.DType)) baseNoBias = Ops.Sub(result, bias.Value);
         }
         else
             using (var w = layer.BaseWeightOutIn()) baseNoBias = Ops.Linear(dropped, w);
@@ -80,7 +81,7 @@ internal static class DoraMath
         using (var t1 = Ops.Mul(baseNoBias, lambdaMinusOne))
         using (var t2 = Ops.Mul(lora, lambda))
         using (var both = Ops.Add(t1, t2))
-        using (var cast = both.DType == result.DType ? both.Alias() : Ops.Cast(both, result.DType))
-            return Ops.Add(result, cast);
+        using (var cast = MaybeOwned.Cast(both, result.DType))
+            return Ops.Add(result, cast.Value);
     }
 }

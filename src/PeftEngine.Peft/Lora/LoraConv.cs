@@ -82,8 +82,8 @@ public sealed class LoraConv : LoraLayer
     /// <inheritdoc/>
     protected override Tensor LoraOutput(Tensor x, string adapter)
     {
-        using var xf = x.DType == DType.F32 ? x.Alias() : Ops.Cast(x, DType.F32);
-        using var dropped = LoraDropout[adapter].Forward(xf);
+        using var xf = MaybeOwned.Cast(x, DType.F32);
+        using var dropped = LoraDropout[adapter].Forward(xf.Value);
         using var h = LoraA[adapter].Forward(dropped);   // (N, C, …) -> (N, r, …)
         using var o = LoraB[adapter].Forward(h);         // (N, r, …) -> (N, O, …)
         return Ops.Mul(o, Scaling[adapter]);

@@ -132,8 +132,8 @@ public abstract class LoraLayer : Module, ITunerLayer
     protected virtual Tensor AddAdapterOutput(Tensor x, Tensor result, string adapter)
     {
         using var delta = LoraOutput(x, adapter);
-        using var cast = delta.DType == result.DType ? delta.Alias() : Ops.Cast(delta, result.DType);
-        return Ops.Add(result, cast);
+        using var cast = MaybeOwned.Cast(delta, result.DType);
+        return Ops.Add(result, cast.Value);
     }
 
     /// <summary>base(x) plus the update of every active adapter (the base output alone when disabled or merged).</summary>

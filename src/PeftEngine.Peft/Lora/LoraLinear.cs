@@ -88,8 +88,8 @@ public sealed class LoraLinear : LoraLayer
     /// <inheritdoc/>
     protected override Tensor LoraOutput(Tensor x, string adapter)
     {
-        using var xf = x.DType == DType.F32 ? x.Alias() : Ops.Cast(x, DType.F32);
-        using var dropped = LoraDropout[adapter].Forward(xf);
+        using var xf = MaybeOwned.Cast(x, DType.F32);
+        using var dropped = LoraDropout[adapter].Forward(xf.Value);
         return Branch(dropped, adapter);
     }
 

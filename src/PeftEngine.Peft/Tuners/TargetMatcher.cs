@@ -57,13 +57,18 @@ public static class TargetMatcher
         var insideAdapters = new List<string>();
         foreach (var (name, m) in model.NamedModules())
         {
-            if (m is ITunerLayer && name.Length > 0) insideAdapters.Add(name + ".");
-            if (IsLinearLayer(m) && !insideAdapters.Any(p => name.StartsWith(p, StringComparison.Ordinal))) linear.Add(name);
+            if (insideAdapters.Any(p => name.StartsWith(p, StringComparison.Ordinal))) continue;
+            if (m is ITunerLayer t && name.Length > 0)
+            {
+                insideAdapters.Add(name + ".");
+                if (IsLinearLayer(t.BaseLayer)) linear.Add(name);
+            }
+            else if (IsLinearLayer(m)) linear.Add(name);
         }
         linear.Remove("lm_head");
         if (vocabSize is int v)
         {
-            var head = linear.LastOrDefault(n => model.GetSubmodule(n) is Linear l && l.OutFeatures == v);
+            var head = linear.LastOrDefault(n => (model.GetSubmodule(n) is ITunerLayer t ? t.BaseLayer : model.GetSubmodule(n)) is Linear l && l.OutFeatures == v);
             if (head is not null) linear.Remove(head);
         }
         return linear;
