@@ -25,8 +25,12 @@ public sealed partial class PeftModel
             throw new ArgumentException("LoraModel supports only 1 adapter with bias. When using multiple adapters, set bias to 'none' for all adapters.");
         if (!_tuners.TryGetValue(config.PeftType, out var tuner))
             tuner = PeftMethods.Create(config.PeftType);
-        var adapted = config is LoraConfig lc && Model.NamedModules().Any(nm => nm.Module is Conv1D) && !lc.FanInFanOut
-            && TargetsConv1D(lc) ? lc with { FanInFanOut = true } : config;
+        var adapted = config;
+        if (config is LoraConfig { FanInFanOut: false } lc && Model.NamedModules().Any(nm => nm.Module is Conv1D) && TargetsConv1D(lc))
+        {
+            PeftWarnings.Warn("fan_in_fan_out is set to False but the target module is `Conv1D`. Setting fan_in_fan_out to True.");
+            adapted = lc with { FanInFanOut = true };
+        }
         tuner.Inject(Model, adapterName, adapted, Runtime, generator);
         _tuners[config.PeftType] = tuner;
         _configs.Add(adapterName, adapted);
