@@ -1,0 +1,96 @@
+using PeftEngine.Nn;
+using PeftEngine.Peft.Tuners;
+
+namespace PeftEngine.Peft.Lora;
+
+/// <summary>
+/// LoRA as a <see cref="ModuleTuner"/>: wraps Linear / Conv1D in <see cref="LoraLinear"/>, Embedding in
+/// <see cref="LoraEmbedding"/>, Conv1d / Conv2d in <see cref="LoraConv"/>, and names the weights as HF PEFT does
+/// (DoRA's <c>lora_magnitude_vector</c> without <c>.weight</c>; biases for <c>bias="all"</c> / <c>"lora_only"</c>).
+/// </summary>
+/// <remarks>HF: peft.tuners.lora.model.LoraModel (_create_and_replace, _create_new_module) and the LoRA branch of
+/// get_peft_model_state_dict.</remarks>
+public sealed class LoraTuner : ModuleTuner
+{
+    /// <inheritdoc/>
+    public override string PeftType => "LORA";
+
+    /// <inheritdoc/>
+    protected override bool CanAdapt(Module module) => module is Linear or Conv1D or Embedding or Conv1d or Conv2d;
+
+    /// <inheritdoc/>
+    protected override bool OwnsLayer(ITunerLayer layer) => layer is LoraLayer;
+
+    /// <inheritdoc/>
+    public override void Inject(Module model, string adapter, PeftConfig config, PeftRuntime runtime, Generator? generator)
+    {
+        var lora = config as LoraConfig ?? throw new ArgumentException($"LORA: expected a LoraConfig, got {config.GetType().Name}");
+        lora.Validate();
+        base.Inject(model, adapter, config, runtime, generator);
+    }
+
+    /// <inheritdoc/>
+    protected override ITunerLayer CreateLayer(Module target, string path, string adapter, TunerConfig config, PeftRuntime runtime, Generator? generator)
+    {
+        var lora = (LoraConfig)config;
+        LoraLayer layer = target switch
+        {
+            Linear => new LoraLinear(target, runtime),
+            Conv1D => new LoraLinear(target, runtime),
+            Embedding e => new LoraEmbedding(e, runtime),
+            _ => new LoraConv(target, runtime),
+        };
+        if (target is Conv1D && !lora.FanInFanOut)
+            PeftWarnings.Warn($"fan_in_fan_out is set to False but the target module `{path}` is `Conv1D`. Setting fan_in_fan_out to True.");
+        if (target is Linear && lora.FanInFanOut)
+            PeftWarnings.Warn($"fan_in_fan_out is set to True but the target module `{path}` is `torch.nn.Linear`. Setting fan_in_fan_out to False.");
+        try { layer.AddAdapter(adapter, lora, path, generator); }
+        catch
+        {
+            layer.ReleaseBaseLayer();
+            layer.Dispose();
+            throw;
+        }
+        return layer;
+    }
+
+    /// <inheritdoc/>
+    protected override void AddToLayer(ITunerLayer layer, string path, string adapter, TunerConfig config, Generator? generator) =>
+        ((LoraLayer)layer).AddAdapter(adapter, (LoraConfig)config, path, generator);
+
+    /// <inheritdoc/>
+    protected override string FileKey(string relative, string adapter)
+    {
+        var key = base.FileKey(relative, adapter);
+        return key == "lora_magnitude_vector.weight" ? "lora_magnitude_vector" : key;
+    }
+
+    /// <inheritdoc/>
+    public override Dictionary<string, Tensor> SaveStateDict(Module model, string adapter, PeftConfig config)
+    {
+        var result = base.SaveStateDict(model, adapter, config);
+        var bias = ((LoraConfig)config).Bias;
+        if (bias == "all")
+        {
+            foreach (var (name, p) in model.NamedParameters())
+                if (name.EndsWith("bias", StringComparison.Ordinal) && !name.Contains(".lora_") && !name.Contains(".modules_to_save."))
+                    result[PeftModel.Prefix + name.Replace(".original_module.", ".", StringComparison.Ordinal)] = p.Data.Detach();
+        }
+        else if (bias == "lora_only")
+        {
+            foreach (var (path, layer) in Layers(model))
+                if (layer is LoraLayer l && l.AdapterNames.Contains(adapter) && l.BaseLayer.NamedParameters().FirstOrDefault(p => p.Name == "bias").Parameter is { } b)
+                    result[PeftModel.Prefix + path + ".base_layer.bias"] = b.Data.Detach();
+        }
+        return result;
+    }
+
+    /// <summary>True when <paramref name="parameterName"/> (a path in the model) is a bias the config trains.</summary>
+    internal static bool IsTrainedBias(LoraConfig config, Module model, string parameterName)
+    {
+        if (config.Bias == "none" || !parameterName.EndsWith("bias", StringComparison.Ordinal) || parameterName.Contains(".lora_")) return false;
+        if (config.Bias == "all") return true;
+        return parameterName.EndsWith(".base_layer.bias", StringComparison.Ordinal)
+            && model.GetSubmodule(parameterName[..^".base_layer.bias".Length]) is LoraLayer;
+    }
+}
