@@ -119,6 +119,17 @@ public sealed class TrainerResumeTests : IDisposable
     }
 
     [Fact]
+    public void Cancellation_EndsAfterTheCurrentStepWithACheckpoint()
+    {
+        using var run = new Run(_dir, initSeed: 1);
+        using var cancel = new CancellationTokenSource();
+        run.Trainer.OnProgress = p => { if (p.Step == 2) cancel.Cancel(); };
+        run.Trainer.Train(cancel: cancel.Token);
+        Assert.Equal(2, run.Trainer.Step);
+        Assert.Equal(2, TrainingCheckpoint.ReadState(TrainingCheckpoint.FindLatest(_dir)!).Step);
+    }
+
+    [Fact]
     public void Resume_WithoutACheckpoint_Throws()
     {
         using var run = new Run(null, initSeed: 1);
