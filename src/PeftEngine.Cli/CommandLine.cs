@@ -9,6 +9,10 @@ public static class CommandLine
         commands:
           demo [--steps N] [--seed S]   train a small MLP on XOR with the engine and print the falling loss
           bench [--threads N]           measure the FMA peak and GEMM speed of this machine (a few seconds)
+          tokenizer train --input F --out tokenizer.json [--vocab-size N]
+                                        learn a byte-level BPE tokenizer from text files
+          pretrain --config C --tokenizer T --data F --out DIR [...]
+                                        pretrain a causal LM from scratch (peft pretrain --help)
           help                          show this text
         """;
 
@@ -25,6 +29,7 @@ public static class CommandLine
             {
                 "demo" => DemoCommand.Run(args[1..]),
                 "bench" => BenchCommand.Run(args[1..]),
+                "tokenizer" => TokenizerCommand.Run(args[1..]),
                 _ => Fail($"unknown command '{args[0]}'"),
             };
         }

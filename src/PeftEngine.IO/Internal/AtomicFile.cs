@@ -2,7 +2,7 @@ namespace PeftEngine.IO;
 
 /// <summary>Writes a file atomically: the content goes to a temporary file in the same folder, which is flushed
 /// to disk and then renamed over the target. Readers never see a half-written file.</summary>
-internal static class AtomicFile
+public static class AtomicFile
 {
     /// <summary>Runs <paramref name="write"/> on a stream for a temporary file, then renames it to <paramref name="path"/>.</summary>
     public static void Write(string path, Action<Stream> write)
