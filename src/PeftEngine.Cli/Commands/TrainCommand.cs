@@ -1,0 +1,118 @@
+using System.ComponentModel;
+using PeftEngine.Cli.Train;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace PeftEngine.Cli.Commands;
+
+/// <summary><c>peft train</c>: fine-tune a causal LM with a PEFT adapter (by default LoRA on the shipped tiny-llama
+/// and its question-answering set) and report held-out loss, perplexity and exact match before and after.</summary>
+public sealed class TrainCommand : Command<TrainCommand.Settings>
+{
+    /// <summary>Options of <c>peft train</c>; any of them may also come from <c>--config FILE</c> (YAML or JSON).</summary>
+    public sealed class Settings : CommandSettings
+    {
+        [CommandOption("--config <FILE>"), Description("YAML or JSON file with any of these options (keys as the option names, e.g. 'seq-len: 128'); flags given on the command line win")]
+        public string? Config { get; init; }
+
+        [CommandOption("--model <MODEL>"), Description("Base model: a shipped name (tiny-llama), a Hugging Face folder or a GGUF file [default: tiny-llama]")]
+        public string? Model { get; init; }
+
+        [CommandOption("--method <METHOD>"), Description("PEFT method: lora or dora [default: lora]")]
+        public string? Method { get; init; }
+
+        [CommandOption("-r|--rank <R>"), Description("LoRA rank [default: 16]")]
+        public int? Rank { get; init; }
+
+        [CommandOption("--alpha <ALPHA>"), Description("LoRA alpha; the update is scaled by alpha / rank [default: 32]")]
+        public double? Alpha { get; init; }
+
+        [CommandOption("--dropout <P>"), Description("Dropout on the adapter input [default: 0.05]")]
+        public double? Dropout { get; init; }
+
+        [CommandOption("--target-modules <NAMES>"), Description("all-linear, or comma-separated module names/suffixes such as q_proj,v_proj [default: all-linear]")]
+        public string? TargetModules { get; init; }
+
+        [CommandOption("--data <FILE>"), Description("Training JSONL (Alpaca instruction/input/output, chat messages, or text) [default: the model's data/qa-train.jsonl]")]
+        public string? Data { get; init; }
+
+        [CommandOption("--eval-data <FILE>"), Description("Held-out JSONL [default: the model's data/qa-valid.jsonl]")]
+        public string? EvalData { get; init; }
+
+        [CommandOption("--steps <N>"), Description("Optimizer steps [default: 240]")]
+        public int? Steps { get; init; }
+
+        [CommandOption("-b|--batch <N>"), Description("Sequences per step [default: 16]")]
+        public int? Batch { get; init; }
+
+        [CommandOption("--seq-len <N>"), Description("Longest training sequence in tokens [default: 160]")]
+        public int? SeqLen { get; init; }
+
+        [CommandOption("--lr <LR>"), Description("Peak learning rate (cosine schedule) [default: 0.003]")]
+        public double? Lr { get; init; }
+
+        [CommandOption("--warmup <N>"), Description("Warm-up steps [default: 20]")]
+        public int? Warmup { get; init; }
+
+        [CommandOption("--eval-examples <N>"), Description("Held-out questions answered for the exact-match score [default: 100]")]
+        public int? EvalExamples { get; init; }
+
+        [CommandOption("--samples <N>"), Description("Sample answers shown before and after [default: 3]")]
+        public int? Samples { get; init; }
+
+        [CommandOption("--seed <SEED>"), Description("Seed of data order, dropout and adapter initialisation [default: 0]")]
+        public ulong? Seed { get; init; }
+
+        [CommandOption("--threads <N>"), Description("CPU threads, 0 for all cores [default: 0]")]
+        public int? Threads { get; init; }
+
+        [CommandOption("-o|--output <DIR>"), Description("Output folder for the adapter, training log and loss curve [default: runs/tiny-llama-lora]")]
+        public string? Output { get; init; }
+
+        [CommandOption("--resume <CHECKPOINT>"), Description("Continue an interrupted run from its checkpoint folder")]
+        public string? Resume { get; init; }
+
+        [CommandOption("--checkpoint-every <N>"), Description("Save a resumable checkpoint every N steps; 0 saves only when interrupted [default: 0]")]
+        public int? CheckpointEvery { get; init; }
+
+        [CommandOption("--device <DEVICE>"), Description("cpu (the only device of this build) [default: cpu]")]
+        public string? Device { get; init; }
+    }
+
+    /// <inheritdoc/>
+    public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
+    {
+        if (settings.Device is { } d && !string.Equals(d, "cpu", StringComparison.OrdinalIgnoreCase))
+            throw new ArgumentException($"--device '{d}' is not available in this build; use cpu");
+        var options = ToOptions(settings);
+        using var interrupt = new CancellationTokenSource();
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(interrupt.Token, cancellationToken);
+        ConsoleCancelEventHandler onCancel = (_, e) =>
+        {
+            e.Cancel = true;             // finish the current step, save a checkpoint, then stop
+            interrupt.Cancel();
+        };
+        Console.CancelKeyPress += onCancel;
+        try
+        {
+            var result = new FineTuneJob(options, new ConsoleFineTuneReporter(AnsiConsole.Console)).Run(linked.Token);
+            return result.Interrupted ? 130 : 0;
+        }
+        finally { Console.CancelKeyPress -= onCancel; }
+    }
+
+    /// <summary>Defaults, overridden by the config file, overridden by flags.</summary>
+    internal static FineTuneOptions ToOptions(Settings s)
+    {
+        var o = s.Config is { } file ? ConfigFile.Apply(new FineTuneOptions(), file) : new FineTuneOptions();
+        return o with
+        {
+            Model = s.Model ?? o.Model, Method = s.Method ?? o.Method, Rank = s.Rank ?? o.Rank, Alpha = s.Alpha ?? o.Alpha,
+            Dropout = s.Dropout ?? o.Dropout, TargetModules = s.TargetModules ?? o.TargetModules, Data = s.Data ?? o.Data,
+            EvalData = s.EvalData ?? o.EvalData, Steps = s.Steps ?? o.Steps, Batch = s.Batch ?? o.Batch, SeqLen = s.SeqLen ?? o.SeqLen,
+            Lr = s.Lr ?? o.Lr, Warmup = s.Warmup ?? o.Warmup, EvalExamples = s.EvalExamples ?? o.EvalExamples,
+            Samples = s.Samples ?? o.Samples, Seed = s.Seed ?? o.Seed, Threads = s.Threads ?? o.Threads, Output = s.Output ?? o.Output,
+            Resume = s.Resume ?? o.Resume, CheckpointEvery = s.CheckpointEvery ?? o.CheckpointEvery,
+        };
+    }
+}

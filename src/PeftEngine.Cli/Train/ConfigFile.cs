@@ -1,0 +1,72 @@
+using System.Globalization;
+using YamlDotNet.RepresentationModel;
+
+namespace PeftEngine.Cli.Train;
+
+/// <summary>
+/// Reads run settings from a YAML or JSON file (JSON is YAML too): a flat mapping whose keys are the option names of
+/// the command, with dashes or underscores (<c>seq-len: 128</c>, <c>"target_modules": "q_proj,v_proj"</c>).
+/// </summary>
+public static class ConfigFile
+{
+    /// <summary>The options of <paramref name="defaults"/> with every key of <paramref name="path"/> applied.</summary>
+    public static FineTuneOptions Apply(FineTuneOptions defaults, string path)
+    {
+        if (!File.Exists(path)) throw new ArgumentException($"--config: file '{path}' does not exist");
+        var yaml = new YamlStream();
+        try
+        {
+            using var reader = new StreamReader(path);
+            yaml.Load(reader);
+        }
+        catch (YamlDotNet.Core.YamlException e)
+        {
+            throw new ArgumentException($"--config: '{path}' is not valid YAML/JSON (line {e.Start.Line}: {e.Message})", e);
+        }
+        if (yaml.Documents.Count == 0) return defaults;
+        if (yaml.Documents[0].RootNode is not YamlMappingNode root)
+            throw new ArgumentException($"--config: '{path}' must hold a mapping of option names to values");
+        var o = defaults;
+        foreach (var (keyNode, valueNode) in root.Children)
+        {
+            string key = ((YamlScalarNode)keyNode).Value!.Replace('_', '-').ToLowerInvariant();
+            string value = valueNode is YamlScalarNode scalar ? scalar.Value ?? ""
+                : throw new ArgumentException($"--config: '{path}', key '{key}' must have a single value");
+            o = key switch
+            {
+                "model" => o with { Model = value },
+                "method" => o with { Method = value },
+                "rank" or "r" => o with { Rank = Int(key, value, path) },
+                "alpha" or "lora-alpha" => o with { Alpha = Double(key, value, path) },
+                "dropout" or "lora-dropout" => o with { Dropout = Double(key, value, path) },
+                "target-modules" => o with { TargetModules = value },
+                "use-dora" => o with { UseDora = bool.TryParse(value, out bool b) ? b : throw Bad(key, value, path, "true or false") },
+                "data" => o with { Data = value },
+                "eval-data" => o with { EvalData = value },
+                "steps" => o with { Steps = Int(key, value, path) },
+                "batch" => o with { Batch = Int(key, value, path) },
+                "seq-len" => o with { SeqLen = Int(key, value, path) },
+                "lr" or "learning-rate" => o with { Lr = Double(key, value, path) },
+                "warmup" => o with { Warmup = Int(key, value, path) },
+                "eval-examples" => o with { EvalExamples = Int(key, value, path) },
+                "samples" => o with { Samples = Int(key, value, path) },
+                "seed" => o with { Seed = ulong.TryParse(value, out ulong u) ? u : throw Bad(key, value, path, "a non-negative integer") },
+                "threads" => o with { Threads = Int(key, value, path) },
+                "output" => o with { Output = value },
+                "resume" => o with { Resume = value },
+                "checkpoint-every" => o with { CheckpointEvery = Int(key, value, path) },
+                _ => throw new ArgumentException($"--config: '{path}' has an unknown key '{key}'"),
+            };
+        }
+        return o;
+    }
+
+    private static int Int(string key, string value, string path) =>
+        int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out int v) ? v : throw Bad(key, value, path, "an integer");
+
+    private static double Double(string key, string value, string path) =>
+        double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) ? v : throw Bad(key, value, path, "a number");
+
+    private static ArgumentException Bad(string key, string value, string path, string expected) =>
+        new($"--config: '{path}', key '{key}' expects {expected}, got '{value}'");
+}

@@ -1,0 +1,130 @@
+using System.Diagnostics;
+using System.Globalization;
+using PeftEngine.Cpu;
+using PeftEngine.IO.Datasets;
+using PeftEngine.IO.Tokenizers;
+using PeftEngine.Models;
+using PeftEngine.Models.Training;
+using PeftEngine.Peft;
+using PeftEngine.Peft.Lora;
+using PeftEngine.Peft.Tuners;
+
+namespace PeftEngine.Cli.Train;
+
+/// <summary>
+/// A complete fine-tuning run, the job behind <c>peft train</c>: load the base model and data, score the base on
+/// held-out data (loss, perplexity, exact-match answers), wrap it with a PEFT adapter, train, score again, and save
+/// the adapter in the Hugging Face PEFT format with a training log and a loss curve. Ctrl+C (the cancellation token)
+/// ends training after the current step and leaves a checkpoint that <see cref="FineTuneOptions.Resume"/> continues.
+/// </summary>
+public sealed class FineTuneJob(FineTuneOptions options, IFineTuneReporter reporter)
+{
+    /// <summary>Runs the job.</summary>
+    public FineTuneResult Run(CancellationToken cancel = default)
+    {
+        options.Validate();
+        if (options.Threads > 0) CpuParallel.Threads = options.Threads;
+        string modelPath = ModelResolver.Locate(options.Model);
+        var (lm, tokenizer) = ModelResolver.LoadCausalLm(options.Model);
+        string dataPath = options.Data ?? ModelResolver.ShippedFile(modelPath, Path.Combine("data", "qa-train.jsonl"));
+        string evalPath = options.EvalData ?? ModelResolver.ShippedFile(modelPath, Path.Combine("data", "qa-valid.jsonl"));
+
+        int pad = tokenizer.PadTokenId ?? tokenizer.EosTokenId ?? 0;
+        var formatter = new SupervisedFormatter(text => tokenizer.Encode(text, addSpecialTokens: false))
+        {
+            EndOfResponseId = tokenizer.EosTokenId,
+            MaxLength = options.SeqLen,
+        };
+        var trainRecords = JsonlDataset.Read(dataPath);
+        var evalRecords = JsonlDataset.Read(evalPath);
+        var trainLoader = new BatchLoader(formatter.FormatAll(trainRecords), options.Batch, pad, options.Seed);
+        var evalLoader = new BatchLoader(formatter.FormatAll(evalRecords), options.Batch, pad, seed: null);
+        var questions = evalRecords.OfType<InstructionRecord>().ToList();
+
+        var config = new LoraConfig
+        {
+            R = options.Rank,
+            LoraAlpha = options.Alpha,
+            LoraDropout = options.Dropout,
+            UseDora = options.UseDora || string.Equals(options.Method, "dora", StringComparison.OrdinalIgnoreCase),
+            TargetModules = options.TargetModules == "all-linear"
+                ? TargetModules.AllLinear
+                : TargetModules.Of(options.TargetModules.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)),
+            TaskType = "CAUSAL_LM",
+            BaseModelNameOrPath = modelPath,
+        };
+        reporter.Settings(
+        [
+            ("model", modelPath),
+            ("parameters", lm.Module.NumParameters().ToString("N0", CultureInfo.InvariantCulture)),
+            ("method", $"{(config.UseDora ? "DoRA" : "LoRA")} r={config.R} alpha={config.LoraAlpha} dropout={config.LoraDropout} targets={options.TargetModules}"),
+            ("train data", $"{dataPath} ({trainRecords.Count} records)"),
+            ("held-out data", $"{evalPath} ({evalRecords.Count} records)"),
+            ("steps", $"{options.Steps} x batch {options.Batch}, seq-len {options.SeqLen}, lr {options.Lr} (cosine, warm-up {options.Warmup})"),
+            ("threads", CpuParallel.Threads.ToString(CultureInfo.InvariantCulture)),
+            ("seed", options.Seed.ToString(CultureInfo.InvariantCulture)),
+            ("output", Path.GetFullPath(options.Output)),
+        ]);
+
+        var before = Score(lm, tokenizer, evalLoader, questions, step: 0);
+        reporter.Scores("before", before);
+
+        using var peft = PeftModel.Create(lm, config, generator: new Generator(options.Seed));
+        reporter.Info(peft.PrintTrainableParameters());
+        string checkpoints = Path.Combine(options.Output, "checkpoints");
+        var trainerOptions = new TrainerOptions
+        {
+            MaxSteps = options.Steps,
+            LearningRate = options.Lr,
+            WarmupSteps = Math.Min(options.Warmup, options.Steps - 1),
+            Schedule = LrScheduleKind.Cosine,
+            MaxGradNorm = 1.0,
+            CheckpointDirectory = checkpoints,
+            CheckpointEvery = options.CheckpointEvery,
+        };
+        var logged = new List<TrainingProgress>();
+        using var trainer = new Trainer(peft, trainerOptions, trainLoader);
+        trainer.OnProgress = p =>
+        {
+            logged.Add(p);
+            reporter.Progress(p);
+        };
+        if (options.Resume is { } resume)
+        {
+            trainer.Resume(resume);
+            reporter.Info($"resumed from {resume} at step {trainer.Step}");
+        }
+        var clock = Stopwatch.StartNew();
+        reporter.TrainingStarted(trainer.Step, options.Steps);
+        try { trainer.Train(cancel: cancel); }
+        finally { reporter.TrainingDone(); }
+        clock.Stop();
+        double tokensPerSecond = logged.Count > 0 ? logged[^1].TokensPerSecond : 0;
+
+        if (trainer.Step < options.Steps)
+        {
+            reporter.Info($"interrupted at step {trainer.Step}; resume with --resume {LatestCheckpoint(checkpoints)}");
+            return new FineTuneResult(before, null, trainer.Step, true, options.Output, null, LatestCheckpoint(checkpoints), clock.Elapsed, tokensPerSecond);
+        }
+        var after = Score(peft, tokenizer, evalLoader, questions, trainer.Step);
+        reporter.Scores("after", after);
+
+        string adapterDir = Path.Combine(options.Output, "adapter");
+        peft.SavePretrained(adapterDir);
+        TrainingArtifacts.WriteLog(Path.Combine(options.Output, "training_log.jsonl"), logged, before, after);
+        TrainingArtifacts.WriteLossCurve(Path.Combine(options.Output, "loss_curve.svg"),
+            trainer.History.Select(h => (h.Step, h.Loss)).ToList(), $"{(config.UseDora ? "DoRA" : "LoRA")} fine-tune of {Path.GetFileName(modelPath)}: training loss");
+        reporter.Info($"adapter saved to {Path.GetFullPath(adapterDir)} (HF PEFT format); log and loss curve in {Path.GetFullPath(options.Output)}");
+        return new FineTuneResult(before, after, trainer.Step, false, options.Output, adapterDir, null, clock.Elapsed, tokensPerSecond);
+    }
+
+    private PhaseScore Score(ICausalLanguageModel model, ITokenizer tokenizer, BatchLoader evalLoader, IReadOnlyList<InstructionRecord> questions, int step)
+    {
+        var loss = Evaluator.Evaluate(model, evalLoader.OnePass(), step);
+        var answers = AnswerEvaluator.Score(model, tokenizer, questions, options.EvalExamples, options.Samples);
+        return new PhaseScore(loss, answers);
+    }
+
+    private static string? LatestCheckpoint(string directory) =>
+        Directory.Exists(directory) ? Directory.GetDirectories(directory).OrderBy(d => d, StringComparer.Ordinal).LastOrDefault() : null;
+}
