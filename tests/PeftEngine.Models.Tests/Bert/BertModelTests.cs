@@ -111,4 +111,40 @@ public class BertModelTests
         }
         finally { Directory.Delete(dir, recursive: true); }
     }
+
+    [Fact]
+    public void TrainingModeWithTinyDropoutMatchesEvaluationAndBackpropagates()
+    {
+        // With p = 1e-9 nothing is dropped in practice, so the training path (scores materialised for attention
+        // dropout) must give the evaluation path's numbers (fused attention kernel), and gradients must flow.
+        var config = TinyConfig() with { HiddenDropoutProb = 1e-9, AttentionProbsDropoutProb = 1e-9 };
+        using var model = new BertForSequenceClassification(config, numLabels: 3, generator: new Generator(3));
+        using var ids = Tensor.FromArray(new long[] { 2, 5, 7, 9, 4, 3, 0, 0 }, 2, 4);
+        using var mask = Tensor.FromArray(new long[] { 1, 1, 1, 1, 1, 1, 0, 0 }, 2, 4);
+        using var labels = Tensor.FromArray(new long[] { 0, 2 }, 2);
+        model.Eval();
+        double[] evalLogits;
+        using (GradMode.Disable())
+        using (var logits = model.Forward(ids, mask))
+            evalLogits = logits.ToDoubleArray();
+        model.Train();
+        using (var logits = model.Forward(ids, mask))
+            TestData.AssertClose(evalLogits, logits.ToDoubleArray(), atol: 1e-6, rtol: 1e-5, what: "training-mode logits");
+        using (var loss = model.Loss(ids, labels, mask)) loss.Backward();
+        Assert.All(model.NamedParameters(), np => Assert.True(np.Parameter.Grad is not null, $"{np.Name} got no gradient"));
+    }
+
+    [Fact]
+    public void OneLabelIsRegressionWithMeanSquaredError()
+    {
+        using var model = new BertForSequenceClassification(TinyConfig(), numLabels: 1, generator: new Generator(5));
+        model.Eval();
+        using var ids = Tensor.FromArray(new long[] { 2, 5, 7, 9, 4, 3 }, 2, 3);
+        using var targets = Tensor.FromArray(new float[] { 0.5f, -1.5f }, 2);
+        using var logits = model.Forward(ids);
+        using var loss = model.Loss(ids, targets);
+        var l = logits.ToDoubleArray();
+        double want = ((l[0] - 0.5) * (l[0] - 0.5) + (l[1] + 1.5) * (l[1] + 1.5)) / 2;
+        Assert.Equal(want, loss.ToDoubleArray()[0], 5);
+    }
 }
