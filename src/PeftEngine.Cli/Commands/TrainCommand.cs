@@ -3,7 +3,7 @@ using PeftEngine.Cli.Train;
 using Spectre.Console;
 using Spectre.Console.Cli;
 
-namespace PeftEngine.Cli.Commands;
+namespace PeftEngine.Cli;
 
 /// <summary><c>peft train</c>: fine-tune a causal LM with a PEFT adapter (by default LoRA on the shipped tiny-llama
 /// and its question-answering set) and report held-out loss, perplexity and exact match before and after.</summary>
@@ -15,67 +15,67 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         [CommandOption("--config <FILE>"), Description("YAML or JSON file with any of these options (keys as the option names, e.g. 'seq-len: 128'); flags given on the command line win")]
         public string? Config { get; init; }
 
-        [CommandOption("--model <MODEL>"), Description("Base model: a shipped name (tiny-llama), a Hugging Face folder or a GGUF file [default: tiny-llama]")]
+        [CommandOption("--model <MODEL>"), Description("Base model: a shipped name (tiny-llama), a Hugging Face folder or a GGUF file (default: tiny-llama)")]
         public string? Model { get; init; }
 
-        [CommandOption("--method <METHOD>"), Description("PEFT method: lora or dora [default: lora]")]
+        [CommandOption("--method <METHOD>"), Description("PEFT method: lora or dora (default: lora)")]
         public string? Method { get; init; }
 
-        [CommandOption("-r|--rank <R>"), Description("LoRA rank [default: 16]")]
+        [CommandOption("-r|--rank <R>"), Description("LoRA rank (default: 16)")]
         public int? Rank { get; init; }
 
-        [CommandOption("--alpha <ALPHA>"), Description("LoRA alpha; the update is scaled by alpha / rank [default: 32]")]
+        [CommandOption("--alpha <ALPHA>"), Description("LoRA alpha; the update is scaled by alpha / rank (default: 32)")]
         public double? Alpha { get; init; }
 
-        [CommandOption("--dropout <P>"), Description("Dropout on the adapter input [default: 0.05]")]
+        [CommandOption("--dropout <P>"), Description("Dropout on the adapter input (default: 0.05)")]
         public double? Dropout { get; init; }
 
-        [CommandOption("--target-modules <NAMES>"), Description("all-linear, or comma-separated module names/suffixes such as q_proj,v_proj [default: all-linear]")]
+        [CommandOption("--target-modules <NAMES>"), Description("all-linear, or comma-separated module names/suffixes such as q_proj,v_proj (default: all-linear)")]
         public string? TargetModules { get; init; }
 
-        [CommandOption("--data <FILE>"), Description("Training JSONL (Alpaca instruction/input/output, chat messages, or text) [default: the model's data/qa-train.jsonl]")]
+        [CommandOption("--data <FILE>"), Description("Training JSONL (Alpaca instruction/input/output, chat messages, or text) (default: the model's data/qa-train.jsonl)")]
         public string? Data { get; init; }
 
-        [CommandOption("--eval-data <FILE>"), Description("Held-out JSONL [default: the model's data/qa-valid.jsonl]")]
+        [CommandOption("--eval-data <FILE>"), Description("Held-out JSONL (default: the model's data/qa-valid.jsonl)")]
         public string? EvalData { get; init; }
 
-        [CommandOption("--steps <N>"), Description("Optimizer steps [default: 240]")]
+        [CommandOption("--steps <N>"), Description("Optimizer steps (default: 240)")]
         public int? Steps { get; init; }
 
-        [CommandOption("-b|--batch <N>"), Description("Sequences per step [default: 16]")]
+        [CommandOption("-b|--batch <N>"), Description("Sequences per step (default: 16)")]
         public int? Batch { get; init; }
 
-        [CommandOption("--seq-len <N>"), Description("Longest training sequence in tokens [default: 160]")]
+        [CommandOption("--seq-len <N>"), Description("Longest training sequence in tokens (default: 160)")]
         public int? SeqLen { get; init; }
 
-        [CommandOption("--lr <LR>"), Description("Peak learning rate (cosine schedule) [default: 0.003]")]
+        [CommandOption("--lr <LR>"), Description("Peak learning rate (cosine schedule) (default: 0.003)")]
         public double? Lr { get; init; }
 
-        [CommandOption("--warmup <N>"), Description("Warm-up steps [default: 20]")]
+        [CommandOption("--warmup <N>"), Description("Warm-up steps (default: 20)")]
         public int? Warmup { get; init; }
 
-        [CommandOption("--eval-examples <N>"), Description("Held-out questions answered for the exact-match score [default: 100]")]
+        [CommandOption("--eval-examples <N>"), Description("Held-out questions answered for the exact-match score (default: 100)")]
         public int? EvalExamples { get; init; }
 
-        [CommandOption("--samples <N>"), Description("Sample answers shown before and after [default: 3]")]
+        [CommandOption("--samples <N>"), Description("Sample answers shown before and after (default: 3)")]
         public int? Samples { get; init; }
 
-        [CommandOption("--seed <SEED>"), Description("Seed of data order, dropout and adapter initialisation [default: 0]")]
+        [CommandOption("--seed <SEED>"), Description("Seed of data order, dropout and adapter initialisation (default: 0)")]
         public ulong? Seed { get; init; }
 
-        [CommandOption("--threads <N>"), Description("CPU threads, 0 for all cores [default: 0]")]
+        [CommandOption("--threads <N>"), Description("CPU threads, 0 for all cores (default: 0)")]
         public int? Threads { get; init; }
 
-        [CommandOption("-o|--output <DIR>"), Description("Output folder for the adapter, training log and loss curve [default: runs/tiny-llama-lora]")]
+        [CommandOption("-o|--output <DIR>"), Description("Output folder for the adapter, training log and loss curve (default: runs/tiny-llama-lora)")]
         public string? Output { get; init; }
 
         [CommandOption("--resume <CHECKPOINT>"), Description("Continue an interrupted run from its checkpoint folder")]
         public string? Resume { get; init; }
 
-        [CommandOption("--checkpoint-every <N>"), Description("Save a resumable checkpoint every N steps; 0 saves only when interrupted [default: 0]")]
+        [CommandOption("--checkpoint-every <N>"), Description("Save a resumable checkpoint every N steps; 0 saves only when interrupted (default: 0)")]
         public int? CheckpointEvery { get; init; }
 
-        [CommandOption("--device <DEVICE>"), Description("cpu (the only device of this build) [default: cpu]")]
+        [CommandOption("--device <DEVICE>"), Description("cpu (the only device of this build) (default: cpu)")]
         public string? Device { get; init; }
     }
 
