@@ -30,6 +30,7 @@ public static class CommandLine
                 "demo" => DemoCommand.Run(args[1..]),
                 "bench" => BenchCommand.Run(args[1..]),
                 "tokenizer" => TokenizerCommand.Run(args[1..]),
+                "pretrain" => PretrainCommand.Run(args[1..]),
                 _ => Fail($"unknown command '{args[0]}'"),
             };
         }
