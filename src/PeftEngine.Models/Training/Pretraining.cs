@@ -3,6 +3,7 @@ using System.Text.Json;
 using PeftEngine.IO;
 using PeftEngine.IO.Datasets;
 using PeftEngine.IO.Tokenizers;
+using PeftEngine.Nn.Optim;
 
 namespace PeftEngine.Models.Training;
 
@@ -67,7 +68,15 @@ public static class Pretraining
             var trainerOptions = options.Trainer with { CheckpointDirectory = checkpoints };
             var loader = new BatchLoader(train, options.BatchSize, padId, options.Seed);
             var evalLoader = valid is { Count: > 0 } ? new BatchLoader(valid, Math.Min(options.BatchSize, valid.Count), padId, seed: null) : null;
-            using var trainer = new Trainer(model, trainerOptions, loader, evalLoader, generators: [generator, Generator.Default]);
+            // Weight decay on matrices (embeddings, projections) only, not on norm gains or biases.
+            var trainable = model.Module.Parameters().Where(p => p.RequiresGrad).ToList();
+            ParamGroup[] groups =
+            [
+                new(trainable.Where(p => p.Shape.Rank >= 2)),
+                new(trainable.Where(p => p.Shape.Rank < 2), weightDecay: 0.0),
+            ];
+            using var trainer = new Trainer(model, trainerOptions, loader, evalLoader, groups.Where(g => g.Parameters.Count > 0),
+                generators: [generator, Generator.Default]);
             log($"model: {config.ModelType}, {parameters:N0} parameters; {trainerOptions.MaxSteps} steps of {options.BatchSize}x{trainerOptions.GradientAccumulationSteps} windows, "
                 + $"peak lr {trainerOptions.LearningRate}, {loader.BatchesPerEpoch} batches per epoch");
             if (options.ResumeFrom is { } resume)

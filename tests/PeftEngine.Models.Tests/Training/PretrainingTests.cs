@@ -63,7 +63,7 @@ public sealed class PretrainingTests : IDisposable
     };
 
     private static ICausalLanguageModel Gpt2(HfModelConfig config, Generator generator) =>
-        new Gpt2CausalLm(new Gpt2Model((Gpt2Config)config, generator: generator));
+        new Gpt2Model((Gpt2Config)config, generator: generator);
 
     [Fact]
     public void Run_WritesAnHfFolderThatReloads()
@@ -85,11 +85,34 @@ public sealed class PretrainingTests : IDisposable
         }
 
         // The saved weights give the held-out loss the run measured last.
-        using var reloaded = new Gpt2CausalLm(Gpt2Model.FromPretrained(Path("out")));
+        using var reloaded = Gpt2Model.FromPretrained(Path("out"));
         var tokenizer = TokenizerJsonLoader.Load(Path("out/tokenizer.json"));
         var windows = IO.Datasets.TextChunker.ChunkFile(Path("valid.txt"), s => tokenizer.Encode(s, false), 16, dropLast: true);
         var eval = Evaluator.Evaluate(reloaded, new BatchLoader(windows, 4, 1, seed: null).OnePass(), maxBatches: 2);
         Assert.Equal(result.Evaluations[^1].Loss, eval.Loss, 6);
+    }
+
+    [Fact]
+    public void Llama_TrainsFromItsConfigAndReloads()
+    {
+        int vocab = TokenizerJsonLoader.Load(Path("tokenizer.json")).VocabSize;
+        File.WriteAllText(Path("llama.json"), $$"""
+            {"model_type": "llama", "vocab_size": {{vocab}}, "hidden_size": 16, "intermediate_size": 40, "num_hidden_layers": 2,
+             "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 32, "rms_norm_eps": 1e-5,
+             "tie_word_embeddings": true}
+            """);
+        static ICausalLanguageModel Llama(HfModelConfig c, Generator g) => new LlamaModel((RopeDecoderConfig)c, generator: g);
+        var result = Pretraining.Run(Options(Path("llama")) with { ConfigPath = Path("llama.json") }, Llama);
+        Assert.True(result.Completed);
+        Assert.True(result.Evaluations[^1].Loss < Math.Log(vocab), $"held-out loss {result.Evaluations[^1].Loss} vs uniform {Math.Log(vocab)}");
+
+        using var reloaded = LlamaModel.FromPretrained(Path("llama"));
+        var tokenizer = TokenizerJsonLoader.Load(Path("llama/tokenizer.json"));
+        var windows = IO.Datasets.TextChunker.ChunkFile(Path("valid.txt"), s => tokenizer.Encode(s, false), 16, dropLast: true);
+        var eval = Evaluator.Evaluate(reloaded, new BatchLoader(windows, 4, 1, seed: null).OnePass(), maxBatches: 2);
+        Assert.Equal(result.Evaluations[^1].Loss, eval.Loss, 6);
+        using var file = SafetensorsFile.Open(Path("llama/model.safetensors"));
+        Assert.False(file.Contains("lm_head.weight"));   // tied: stored once, as HF does
     }
 
     [Fact]

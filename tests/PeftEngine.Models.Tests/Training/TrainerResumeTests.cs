@@ -38,17 +38,17 @@ public sealed class TrainerResumeTests : IDisposable
         public Run(string? checkpoints, int initSeed)
         {
             Generator = new Generator((ulong)initSeed);
-            Model = Gpt2CausalLm.Tiny(Generator, dropout: 0.1);
+            Model = TinyGpt2.Create(Generator, dropout: 0.1);
             Trainer = new Trainer(Model, Options with { CheckpointDirectory = checkpoints, CheckpointEvery = checkpoints is null ? 0 : 3 },
                 new BatchLoader(Examples(), 4, padId: 0, seed: 17), generators: [Generator]);
         }
 
         public Generator Generator { get; }
-        public Gpt2CausalLm Model { get; }
+        public Models.Gpt2Model Model { get; }
         public Trainer Trainer { get; }
 
         public Dictionary<string, float[]> Parameters() =>
-            Model.Module.NamedParameters().ToDictionary(np => np.Name, np => np.Parameter.Data.ToFloatArray());
+            Model.NamedParameters().ToDictionary(np => np.Name, np => np.Parameter.Data.ToFloatArray());
 
         public void Dispose()
         {
@@ -91,7 +91,7 @@ public sealed class TrainerResumeTests : IDisposable
         run.Trainer.Train(stopAfter: 2);
 
         var state = new TrainerState { Step = 4 };
-        var parameters = run.Model.Module.NamedParameters().ToList();
+        var parameters = run.Model.NamedParameters().ToList();
         Assert.Throws<IOException>(() => TrainingCheckpoint.Save(_dir, parameters, run.Trainer.Optimizer, state, 2,
             afterFile: f => { if (f == TrainingCheckpoint.OptimizerFile) throw new IOException("disk full"); }));
 

@@ -13,11 +13,11 @@ public class TrainerTests
         var options = new TrainerOptions { MaxSteps = 3, LearningRate = 1e-2, Schedule = LrScheduleKind.Constant, MaxGradNorm = null };
         float[] Train(int batch, int accumulate)
         {
-            using var model = Gpt2CausalLm.Tiny(new Generator(4));
+            using var model = TinyGpt2.Create(new Generator(4));
             using var trainer = new Trainer(model, options with { GradientAccumulationSteps = accumulate },
                 new BatchLoader(examples, batch, 0, seed: null));
             trainer.Train();
-            return model.Module.NamedParameters().SelectMany(np => np.Parameter.Data.ToFloatArray()).ToArray();
+            return model.NamedParameters().SelectMany(np => np.Parameter.Data.ToFloatArray()).ToArray();
         }
         var a = Train(4, 1);
         var b = Train(2, 2);
@@ -28,7 +28,7 @@ public class TrainerTests
     [Fact]
     public void WarmupThenLinearDecay_SetsEachStepsRate()
     {
-        using var model = Gpt2CausalLm.Tiny(new Generator(4));
+        using var model = TinyGpt2.Create(new Generator(4));
         var options = new TrainerOptions { MaxSteps = 6, LearningRate = 0.1, WarmupSteps = 2, Schedule = LrScheduleKind.Linear };
         using var trainer = new Trainer(model, options, new BatchLoader(TrainerResumeTests.Examples(), 4, 0, seed: 1));
         trainer.Train();
@@ -48,7 +48,7 @@ public class TrainerTests
             int start = rng.Next(38);
             return TrainingExample.LanguageModelling(Enumerable.Range(0, 10).Select(k => 2 + (start + k) % 38).ToArray());
         }).ToList();
-        using var model = Gpt2CausalLm.Tiny(new Generator(8));
+        using var model = TinyGpt2.Create(new Generator(8));
         var options = new TrainerOptions { MaxSteps = 60, LearningRate = 1e-2, WarmupSteps = 5, EvalEvery = 30, LogEvery = 10 };
         using var trainer = new Trainer(model, options, new BatchLoader(examples, 8, 0, seed: 2), new BatchLoader(examples, 8, 0, seed: null));
         var progress = new List<TrainingProgress>();
@@ -64,14 +64,14 @@ public class TrainerTests
         Assert.Equal(before.Tokens, after.Tokens);
         Assert.True(after.Loss < 0.5 * before.Loss, $"held-out loss {before.Loss} -> {after.Loss}");
         Assert.True(after.Perplexity < before.Perplexity);
-        Assert.True(model.Module.IsTraining);
+        Assert.True(model.IsTraining);
     }
 
     [Fact]
     public void Evaluator_WeightsBatchesByScoredTokens()
     {
         var examples = TrainerResumeTests.Examples(6, seed: 9);
-        using var model = Gpt2CausalLm.Tiny(new Generator(4));
+        using var model = TinyGpt2.Create(new Generator(4));
         var loader = new BatchLoader(examples, 4, 0, seed: null);   // batches of 4 and 2
         var result = Evaluator.Evaluate(model, loader.OnePass());
 
