@@ -37,8 +37,10 @@ public sealed class FineTuneJob(FineTuneOptions options, IFineTuneReporter repor
         };
         var trainRecords = JsonlDataset.Read(dataPath);
         var evalRecords = JsonlDataset.Read(evalPath);
-        var trainLoader = new BatchLoader(formatter.FormatAll(trainRecords), options.Batch, pad, options.Seed);
-        var evalLoader = new BatchLoader(formatter.FormatAll(evalRecords), options.Batch, pad, seed: null);
+        var trainExamples = Scorable(formatter.FormatAll(trainRecords), dataPath);
+        var evalExamples = Scorable(formatter.FormatAll(evalRecords), evalPath);
+        var trainLoader = new BatchLoader(trainExamples, options.Batch, pad, options.Seed);
+        var evalLoader = new BatchLoader(evalExamples, options.Batch, pad, seed: null);
         var questions = evalRecords.OfType<InstructionRecord>().ToList();
 
         var config = new LoraConfig
@@ -70,7 +72,9 @@ public sealed class FineTuneJob(FineTuneOptions options, IFineTuneReporter repor
         reporter.Scores("before", before);
 
         using var peft = PeftModel.Create(lm, config, generator: new Generator(options.Seed));
-        reporter.Info(peft.PrintTrainableParameters());
+        var (trainable, all) = peft.GetNbTrainableParameters();
+        reporter.Info(string.Create(CultureInfo.InvariantCulture,
+            $"trainable params: {trainable:N0} || all params: {all:N0} || trainable%: {100.0 * trainable / all:F4}"));
         string checkpoints = Path.Combine(options.Output, "checkpoints");
         var trainerOptions = new TrainerOptions
         {
@@ -123,6 +127,17 @@ public sealed class FineTuneJob(FineTuneOptions options, IFineTuneReporter repor
         var loss = Evaluator.Evaluate(model, evalLoader.OnePass(), step);
         var answers = AnswerEvaluator.Score(model, tokenizer, questions, options.EvalExamples, options.Samples);
         return new PhaseScore(loss, answers);
+    }
+
+    /// <summary>The examples that keep at least one label after cutting to --seq-len (others teach nothing).</summary>
+    private List<TrainingExample> Scorable(List<TrainingExample> examples, string file)
+    {
+        var kept = examples.Where(e => e.Labels.Skip(1).Any(l => l != TrainingExample.IgnoreIndex)).ToList();
+        if (kept.Count < examples.Count)
+            reporter.Info($"{file}: {examples.Count - kept.Count} of {examples.Count} examples have no response left within --seq-len {options.SeqLen} and are skipped");
+        if (kept.Count < options.Batch)
+            throw new ArgumentException($"{file}: only {kept.Count} usable examples, fewer than one batch of {options.Batch}; raise --seq-len or lower --batch");
+        return kept;
     }
 
     private static string? LatestCheckpoint(string directory) =>
