@@ -39,6 +39,12 @@ public static class CommandLine
                 .WithDescription("fine-tune a model with a PEFT adapter (default: LoRA on the shipped tiny-llama and its QA set)")
                 .WithExample("train")
                 .WithExample("train", "--rank", "8", "--steps", "100", "--output", "runs/r8");
+            config.AddCommand<MergeCommand>("merge")
+                .WithDescription("fold an adapter into its base model and write a plain Hugging Face folder")
+                .WithExample("merge", "--adapter", "runs/tiny-llama-lora/adapter", "--out", "runs/merged");
+            config.AddCommand<InfoCommand>("info")
+                .WithDescription("what a model folder, adapter folder, safetensors or GGUF file holds")
+                .WithExample("info", "tiny-llama");
             foreach (var (name, usage, description, _) in Verbs)   // listed here; run above
                 config.AddDelegate<PassThroughSettings>(name, (_, _, _) => 0)
                     .WithDescription(Markup.Escape($"{description}: peft {name} {usage}"));
