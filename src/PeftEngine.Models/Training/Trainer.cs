@@ -104,10 +104,13 @@ public sealed class Trainer : IDisposable
                 scaled.Backward();
                 loss += raw.Item() / Options.GradientAccumulationSteps;
             }
-            double norm = Options.MaxGradNorm is { } max && max > 0
-                ? GradClip.ClipGradNorm(_trainable.Select(np => np.Parameter), max)
-                : GradClip.ClipGradNorm(_trainable.Select(np => np.Parameter), double.PositiveInfinity);
-            Optimizer.Step();
+            double norm;
+            using (TensorScope.Begin())   // temporaries of clipping and the update; optimizer state lives outside scopes
+            {
+                norm = GradClip.ClipGradNorm(_trainable.Select(np => np.Parameter),
+                    Options.MaxGradNorm is { } max && max > 0 ? max : double.PositiveInfinity);   // ∞: measure only
+                Optimizer.Step();
+            }
             _scheduler.Step();
             Optimizer.ZeroGrad();
             Step++;
