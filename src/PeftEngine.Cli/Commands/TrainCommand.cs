@@ -95,7 +95,7 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         Console.CancelKeyPress += onCancel;
         try
         {
-            var result = new FineTuneJob(options, new ConsoleFineTuneReporter(AnsiConsole.Console)).Run(linked.Token);
+            var result = new FineTuneJob(options, new ConsoleFineTuneReporter(AnsiConsole.Console, options.Samples)).Run(linked.Token);
             return result.Interrupted ? 130 : 0;
         }
         finally { Console.CancelKeyPress -= onCancel; }

@@ -6,7 +6,7 @@ namespace PeftEngine.Cli.Train;
 
 /// <summary>Shows a fine-tuning run on the console: tables for settings and scores, a one-line progress bar that
 /// redraws in place on a terminal (and prints a line every tenth of the run when the output is redirected).</summary>
-public sealed class ConsoleFineTuneReporter(IAnsiConsole console) : IFineTuneReporter
+public sealed class ConsoleFineTuneReporter(IAnsiConsole console, int samples) : IFineTuneReporter
 {
     private int _firstStep, _steps, _lastPrinted = -1;
     private bool Interactive => console.Profile.Capabilities.Interactive && !Console.IsOutputRedirected;
@@ -24,11 +24,11 @@ public sealed class ConsoleFineTuneReporter(IAnsiConsole console) : IFineTuneRep
     {
         var a = score.Answers;
         console.MarkupLine(string.Create(CultureInfo.InvariantCulture,
-            $"[bold]{phase} training[/]: held-out loss {score.Loss.Loss:F4}, perplexity {score.Perplexity:F2}, exact match {a.Correct}/{a.Total} ({a.ExactMatch:P1})"));
-        if (a.Samples.Count == 0) return;
+            $"[bold]{phase} training[/]: held-out loss {score.Loss.Loss:F4}, perplexity {score.Perplexity:F2}, exact match {a.Correct}/{a.Samples.Count} ({a.Accuracy:P1})"));
+        if (samples == 0 || a.Samples.Count == 0) return;
         var table = new Table().Border(TableBorder.Simple).AddColumn("question").AddColumn("passage").AddColumn("expected").AddColumn("model answer");
-        foreach (var s in a.Samples)
-            table.AddRow(Markup.Escape(s.Instruction), Markup.Escape(s.Input), Markup.Escape(s.Expected),
+        foreach (var s in a.Samples.Take(samples))
+            table.AddRow(Markup.Escape(s.Record.Instruction), Markup.Escape(s.Record.Input), Markup.Escape(s.Record.Output),
                 (s.Correct ? "[green]" : "[red]") + Markup.Escape(s.Predicted.Length == 0 ? "(nothing)" : s.Predicted) + "[/]");
         console.Write(table);
     }

@@ -125,7 +125,7 @@ public sealed class FineTuneJob(FineTuneOptions options, IFineTuneReporter repor
     private PhaseScore Score(ICausalLanguageModel model, ITokenizer tokenizer, BatchLoader evalLoader, IReadOnlyList<InstructionRecord> questions, int step)
     {
         var loss = Evaluator.Evaluate(model, evalLoader.OnePass(), step);
-        var answers = AnswerEvaluator.Score(model, tokenizer, questions, options.EvalExamples, options.Samples);
+        var answers = ExactMatch.Evaluate(model, tokenizer, questions.Take(options.EvalExamples));
         return new PhaseScore(loss, answers);
     }
 

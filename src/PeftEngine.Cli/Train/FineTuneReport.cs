@@ -4,8 +4,8 @@ namespace PeftEngine.Cli.Train;
 
 /// <summary>Held-out numbers of one model state (before or after training).</summary>
 /// <param name="Loss">Mean next-token loss on the held-out responses.</param>
-/// <param name="Answers">Exact-match score and sample answers.</param>
-public sealed record PhaseScore(EvalResult Loss, AnswerScore Answers)
+/// <param name="Answers">Exact-match answers to held-out questions.</param>
+public sealed record PhaseScore(EvalResult Loss, ExactMatchResult Answers)
 {
     /// <summary>exp(loss).</summary>
     public double Perplexity => Loss.Perplexity;

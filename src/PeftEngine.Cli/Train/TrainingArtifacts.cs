@@ -24,7 +24,7 @@ public static class TrainingArtifacts
                 text.AppendLine(JsonSerializer.Serialize(new
                 {
                     eval = phase, loss = score.Loss.Loss, perplexity = score.Perplexity,
-                    exact_match = score.Answers.ExactMatch, correct = score.Answers.Correct, total = score.Answers.Total,
+                    exact_match = score.Answers.Accuracy, correct = score.Answers.Correct, total = score.Answers.Samples.Count,
                 }));
         WriteText(path, text.ToString());
     }
