@@ -42,6 +42,8 @@ public static class CommandLine
             config.AddCommand<MergeCommand>("merge")
                 .WithDescription("fold an adapter into its base model and write a plain Hugging Face folder")
                 .WithExample("merge", "--adapter", "runs/tiny-llama-lora/adapter", "--out", "runs/merged");
+            config.AddCommand<MethodsCommand>("methods")
+                .WithDescription("every PEFT method of the reading list with its paper, injection point and status");
             config.AddCommand<InfoCommand>("info")
                 .WithDescription("what a model folder, adapter folder, safetensors or GGUF file holds")
                 .WithExample("info", "tiny-llama");
