@@ -9,6 +9,11 @@ public static class CommandLine
         commands:
           demo [--steps N] [--seed S]   train a small MLP on XOR with the engine and print the falling loss
           bench [--threads N]           measure the FMA peak and GEMM speed of this machine (a few seconds)
+          logits --model PATH --ids 1,2,3 [--out FILE] [--dtype f32|f64]
+                                        print (or write) the logits of the final position
+          generate --model PATH --prompt TEXT [--max-new-tokens N] [--temperature T] [--top-k K] [--top-p P]
+                   [--repetition-penalty R] [--seed S]
+                                        generate text with the key/value cache (greedy unless sampling is asked)
           help                          show this text
         """;
 
@@ -25,6 +30,8 @@ public static class CommandLine
             {
                 "demo" => DemoCommand.Run(args[1..]),
                 "bench" => BenchCommand.Run(args[1..]),
+                "logits" => LogitsCommand.Run(args[1..]),
+                "generate" => GenerateCommand.Run(args[1..]),
                 _ => Fail($"unknown command '{args[0]}'"),
             };
         }
