@@ -52,7 +52,11 @@ public sealed class Gpt2Transformer : Module
     /// positions cached .. cached + T - 1.</summary>
     /// <remarks>HF: GPT2Model.forward(input_ids, attention_mask, past_key_values). Positions are not shifted past
     /// left padding (HF's forward without position_ids does the same).</remarks>
-    public Tensor Forward(Tensor ids, Tensor? attentionMask, ModelKvCache? cache)
+    /// <param name="ids">(B, T) I64.</param>
+    /// <param name="attentionMask">(B, S) or null.</param>
+    /// <param name="cache">The model's cache or null.</param>
+    /// <param name="positionIds">(B, T) I64 positions (HF position_ids), or null for cached .. cached + T - 1.</param>
+    public Tensor Forward(Tensor ids, Tensor? attentionMask, ModelKvCache? cache, Tensor? positionIds = null)
     {
         ArgumentNullException.ThrowIfNull(ids);
         if (ids.Rank != 2 || ids.DType != DType.I64)
@@ -66,8 +70,10 @@ public sealed class Gpt2Transformer : Module
 
         var wte = Wte;
         using var tokens = wte.Forward(ids);                                   // (B, T) -> (B, T, C)
-        using var positions = Ops.Arange(offset, s, dtype: DType.I64, device: ids.Device);   // (T)
-        using var pos = GetChild("wpe").Forward(positions);                    // (T) -> (T, C), broadcast over B
+        if (positionIds is not null && (positionIds.Shape != ids.Shape || positionIds.DType != DType.I64))
+            throw new ArgumentException($"Gpt2Transformer: position ids must be i64 with the ids' shape {ids.Shape}, got {positionIds.DType.Name()} {positionIds.Shape}");
+        using var positions = positionIds is null ? Ops.Arange(offset, s, dtype: DType.I64, device: ids.Device) : positionIds.Alias();   // (T) or (B, T)
+        using var pos = GetChild("wpe").Forward(positions);                    // (T) -> (T, C) broadcast over B, or (B, T) -> (B, T, C)
         using var summed = Ops.Add(tokens, pos);
         using var mask = AttentionMasks.Build(attentionMask, b, t, s, null, wte.Weight.DType);   // (B, 1, T, S) or null
         Tensor h = GetChild("drop").Forward(summed);
