@@ -33,6 +33,13 @@ public sealed partial class Gpt2Model : Module, ICausalLanguageModel, IPositione
     /// <inheritdoc/>
     Module ICausalLanguageModel.Module => this;
 
+    /// <summary>Per-block gradient checkpointing (see <see cref="Gpt2Transformer.GradientCheckpointing"/>).</summary>
+    public bool GradientCheckpointing
+    {
+        get => Transformer.GradientCheckpointing;
+        set => Transformer.GradientCheckpointing = value;
+    }
+
     /// <inheritdoc/>
     public int VocabSize => Config.VocabSize;
 

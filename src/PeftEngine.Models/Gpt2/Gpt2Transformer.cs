@@ -17,6 +17,7 @@ public sealed class Gpt2Transformer : Module
     {
         ArgumentNullException.ThrowIfNull(config);
         Config = config;
+        _dropoutGenerator = generator ?? Generator.Default;
         var wte = RegisterModule("wte", new Embedding(config.VocabSize, config.HiddenSize, dtype: dtype, generator: generator));
         var wpe = RegisterModule("wpe", new Embedding(config.MaxPositionEmbeddings, config.HiddenSize, dtype: dtype, generator: generator));
         RegisterModule("drop", new Dropout(config.EmbdPdrop, generator));
@@ -37,11 +38,18 @@ public sealed class Gpt2Transformer : Module
         }
     }
 
+    private readonly Generator _dropoutGenerator;
+
     /// <summary>The configuration the body was built from.</summary>
     public Gpt2Config Config { get; }
 
     /// <summary>The token embedding (V, C), also used as the output projection when embeddings are tied.</summary>
     public Embedding Wte => GetSubmodule<Embedding>("wte");
+
+    /// <summary>Recompute each block in backward instead of keeping its activations (training only; ignored
+    /// with a cache or without gradient recording).</summary>
+    /// <remarks>HF: model.gradient_checkpointing_enable().</remarks>
+    public bool GradientCheckpointing { get; set; }
 
     /// <summary>ids (B, T) I64 -> hidden states (B, T, C).</summary>
     public override Tensor Forward(Tensor ids) => Forward(ids, null, null);
@@ -78,9 +86,16 @@ public sealed class Gpt2Transformer : Module
         using var mask = AttentionMasks.Build(attentionMask, b, t, s, null, wte.Weight.DType);   // (B, 1, T, S) or null
         Tensor h = GetChild("drop").Forward(summed);
         int i = 0;
+        bool checkpoint = GradientCheckpointing && IsTraining && cache is null && GradMode.IsEnabled;
         foreach (var module in blocks)
         {
-            var next = module is Gpt2Block block ? block.Forward(h, mask, cache?.Layers[i]) : module.Forward(h);
+            // Checkpointed blocks get the mask as an input so that the recompute in backward still holds it;
+            // the dropout generator is rewound for the recompute, so dropout draws the same masks again.
+            Generator[] rng = [_dropoutGenerator];
+            var next = module is not Gpt2Block block ? module.Forward(h)
+                : !checkpoint ? block.Forward(h, mask, cache?.Layers[i])
+                : mask is null ? Checkpoint.Run(xs => block.Forward(xs[0], null, null), rng, h)
+                : Checkpoint.Run(xs => block.Forward(xs[0], xs[1], null), rng, h, mask);
             h.Dispose();
             h = next;
             i++;
