@@ -145,3 +145,48 @@ public class LlamaLoadingTests
         finally { Directory.Delete(dir, recursive: true); }
     }
 }
+
+/// <summary>Which layers get a sliding attention window.</summary>
+public class SlidingWindowTests
+{
+    [Fact]
+    public void MistralWindowsEveryLayerAndQwen2OnlyFromMaxWindowLayersWhenEnabled()
+    {
+        var mistral = new IO.MistralConfig { SlidingWindow = 4096 };
+        Assert.Equal(4096, LlamaDecoderLayer.SlidingWindowOf(mistral, 0));
+        Assert.Null(LlamaDecoderLayer.SlidingWindowOf(mistral with { SlidingWindow = null }, 3));
+        var qwen = new IO.Qwen2Config { UseSlidingWindow = true, SlidingWindow = 8, MaxWindowLayers = 2 };
+        Assert.Null(LlamaDecoderLayer.SlidingWindowOf(qwen, 1));
+        Assert.Equal(8, LlamaDecoderLayer.SlidingWindowOf(qwen, 2));
+        Assert.Null(LlamaDecoderLayer.SlidingWindowOf(qwen with { UseSlidingWindow = false }, 2));
+        Assert.Null(LlamaDecoderLayer.SlidingWindowOf(new IO.LlamaConfig(), 0));
+    }
+
+    [Fact]
+    public void AWindowAsLongAsTheSequenceChangesNothingAndAShortOneDoes()
+    {
+        using var expected = LlamaFixture.OpenExpected("mistral");
+        using var ids = expected.Load("ids");                                   // T = 7
+        string dir = LlamaFixture.CopyToTemp("mistral");
+        try
+        {
+            string config = Path.Combine(dir, "config.json");
+            string text = File.ReadAllText(config);
+            double[] Logits(int window)
+            {
+                File.WriteAllText(config, text.Replace("\"sliding_window\": 3", $"\"sliding_window\": {window}"));
+                using var model = LlamaModel.FromPretrained(dir);
+                using var logits = model.Forward(ids);
+                return logits.ToDoubleArray();
+            }
+            var wide = Logits(7);
+            var wider = Logits(64);
+            var narrow = Logits(3);
+            Assert.Equal(wider, wide);
+            using var want = expected.Load("logits");
+            TestData.AssertClose(want.ToDoubleArray(), narrow, atol: 1e-5, rtol: 1e-5, what: "window 3");
+            Assert.True(wide.Zip(narrow).Max(p => Math.Abs(p.First - p.Second)) > 1e-3, "window 3 must differ from full attention over 7 positions");
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+}
