@@ -132,7 +132,13 @@ public class LlamaLoadingTests
             Assert.Contains("model.layers.0.mlp.extra.weight", e.Message);
 
             Save(_ => { });
-            File.WriteAllText(config, File.ReadAllText(config).Replace("\"llama\"", "\"falcon\""));
+            string text = File.ReadAllText(config);
+            File.WriteAllText(config, text.Replace("\"num_key_value_heads\": 2", "\"num_key_value_heads\": 3"));
+            e = Assert.Throws<InvalidDataException>(() => LlamaModel.FromPretrained(dir));
+            Assert.Contains(config, e.Message);
+            Assert.Contains("num_key_value_heads 3", e.Message);
+
+            File.WriteAllText(config, text.Replace("\"llama\"", "\"falcon\""));
             e = Assert.Throws<InvalidDataException>(() => AutoModel.FromPretrained(dir));
             Assert.Contains("falcon", e.Message);
             Assert.Contains(config, e.Message);
