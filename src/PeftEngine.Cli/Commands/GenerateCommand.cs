@@ -27,8 +27,11 @@ public static class GenerateCommand
         var tokenizer = LoadTokenizer(model);
         var lm = AutoModel.FromPretrained(model);
         using var owner = lm.Module;
+        // stop at the tokenizer's end token and at every eos_token_id of the model's config (Llama 3 lists several)
         var stop = new List<long>();
         if (tokenizer.EosTokenId is int eos) stop.Add(eos);
+        var configEos = lm switch { LlamaModel l => l.Config.EosTokenIds, Gpt2Model g => g.Config.EosTokenIds, _ => [] };
+        stop.AddRange(configEos.Select(i => (long)i).Where(i => !stop.Contains(i)));
         var config = new GenerationConfig
         {
             MaxNewTokens = CommandLine.IntOption(options, "max-new-tokens", 32),
