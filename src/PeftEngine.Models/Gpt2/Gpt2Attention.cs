@@ -40,12 +40,14 @@ public sealed class Gpt2Attention : Module
     public double Scale { get; }
 
     /// <summary>Causal attention over x (B, T, C) -> (B, T, C).</summary>
-    public override Tensor Forward(Tensor x) => Forward(x, null);
+    public override Tensor Forward(Tensor x) => Forward(x, null, null);
 
     /// <summary>Causal attention over x (B, T, C) -> (B, T, C); <paramref name="additiveMask"/> (broadcastable to
     /// (B, nh, T, T), 0 = allowed, -inf = masked, e.g. from <see cref="Ops.PaddingMask"/>) is added on top of the
-    /// causal mask.</summary>
-    public Tensor Forward(Tensor x, Tensor? additiveMask)
+    /// causal mask. With a <paramref name="cache"/>, x holds the T newest positions: their keys and values are
+    /// appended and the queries attend over all S = cached + T positions (the mask is then (B, 1, T, S)).</summary>
+    /// <remarks>HF: GPT2Attention with layer_past / use_cache.</remarks>
+    public Tensor Forward(Tensor x, Tensor? additiveMask, KvCache? cache = null)
     {
         if (x.Rank != 3 || x.Shape[2] != NumHeads * HeadDim)
             throw new ArgumentException($"Gpt2Attention: input must be (B, T, {NumHeads * HeadDim}), got {x.Shape}");
@@ -57,7 +59,10 @@ public sealed class Gpt2Attention : Module
             using var q = SplitHeads(parts[0], b, t);
             using var k = SplitHeads(parts[1], b, t);
             using var v = SplitHeads(parts[2], b, t);
-            using var y = Attend(q, k, v, additiveMask);        // (B, nh, T, hs)
+            var (allK, allV) = cache is null ? ((Tensor?)null, (Tensor?)null) : cache.Append(k, v);   // (B, nh, S, hs)
+            using var ownK = allK;
+            using var ownV = allV;
+            using var y = Attend(q, allK ?? k, allV ?? v, additiveMask);   // (B, nh, T, hs)
             using var yt = Ops.Transpose(y, 1, 2);              // (B, nh, T, hs) -> (B, T, nh, hs)
             using var merged = Ops.Reshape(yt, b, t, c);        // (B, T, nh, hs) -> (B, T, C) (copies: yt is strided)
             using var projected = GetChild("c_proj").Forward(merged);   // (B, T, C) -> (B, T, C)
@@ -74,16 +79,16 @@ public sealed class Gpt2Attention : Module
         var dropout = (Dropout)GetChild("attn_dropout");
         if (!IsTraining || dropout.P == 0)
             return Ops.ScaledDotProductAttention(q, k, v, additiveMask, isCausal: true, scale: Scale);
-        int t = q.Shape[2];
-        using var kt = Ops.Transpose(k, 2, 3);                  // (B, nh, T, hs) -> (B, nh, hs, T)
-        using var raw = Ops.MatMul(q, kt);                      // (B, nh, T, T)
+        int t = q.Shape[2], s = k.Shape[2];
+        using var kt = Ops.Transpose(k, 2, 3);                  // (B, nh, S, hs) -> (B, nh, hs, S)
+        using var raw = Ops.MatMul(q, kt);                      // (B, nh, T, S)
         using var scaled = Ops.Mul(raw, Scale);
-        using var causal = Ops.CausalMask(t, t, q.DType, q.Device);   // (T, T)
+        using var causal = Ops.CausalMask(t, s, q.DType, q.Device);   // (T, S)
         using var masked = Ops.Add(scaled, causal);
         using var full = additiveMask is null ? masked.Alias() : Ops.Add(masked, additiveMask);
         using var probs = Ops.Softmax(full, -1);
         using var dropped = dropout.Forward(probs);
-        return Ops.MatMul(dropped, v);                          // (B, nh, T, T) x (B, nh, T, hs) -> (B, nh, T, hs)
+        return Ops.MatMul(dropped, v);                          // (B, nh, T, S) x (B, nh, S, hs) -> (B, nh, T, hs)
     }
 
     private Tensor SplitHeads(Tensor x, int b, int t)

@@ -10,7 +10,7 @@ namespace PeftEngine.Models;
 /// </summary>
 /// <remarks>HF: transformers.GPT2LMHeadModel. The loss is HF's causal LM loss: position t predicts label t+1,
 /// labels equal to -100 are ignored, the mean is over the rest.</remarks>
-public sealed partial class Gpt2Model : Module
+public sealed partial class Gpt2Model : Module, ICausalLanguageModel
 {
     /// <summary>Creates a randomly initialised model (GPT-2's initialisation) in training mode.</summary>
     /// <remarks>PyTorch/HF: GPT2LMHeadModel(config).</remarks>
@@ -30,16 +30,26 @@ public sealed partial class Gpt2Model : Module
     /// <summary>The body (HF GPT2Model).</summary>
     public Gpt2Transformer Transformer => GetSubmodule<Gpt2Transformer>("transformer");
 
-    /// <summary>ids (B, T) I64 -> logits (B, T, V).</summary>
-    public override Tensor Forward(Tensor ids) => Forward(ids, null);
+    /// <inheritdoc/>
+    Module ICausalLanguageModel.Module => this;
 
-    /// <summary>ids (B, T) I64 -> logits (B, T, V); <paramref name="attentionMask"/> (B, T), 1 for tokens and 0 for
-    /// padding, as U8, I32 or I64.</summary>
-    /// <remarks>HF: GPT2LMHeadModel(input_ids, attention_mask).logits.</remarks>
-    public Tensor Forward(Tensor ids, Tensor? attentionMask)
+    /// <inheritdoc/>
+    public int VocabSize => Config.VocabSize;
+
+    /// <inheritdoc/>
+    public int MaxPositions => Config.MaxPositionEmbeddings;
+
+    /// <summary>ids (B, T) I64 -> logits (B, T, V).</summary>
+    public override Tensor Forward(Tensor ids) => Forward(ids, null, null);
+
+    /// <summary>ids (B, T) I64 -> logits (B, T, V); <paramref name="attentionMask"/> (B, S), 1 for tokens and 0 for
+    /// padding, as U8, I32 or I64, over the S = cached + T positions; with a <paramref name="cache"/> the ids are
+    /// the T newest positions.</summary>
+    /// <remarks>HF: GPT2LMHeadModel(input_ids, attention_mask, past_key_values).logits.</remarks>
+    public Tensor Forward(Tensor ids, Tensor? attentionMask = null, ModelKvCache? cache = null)
     {
-        using var hidden = Transformer.Forward(ids, attentionMask);   // (B, T) -> (B, T, C)
-        return GetChild("lm_head").Forward(hidden);                   // (B, T, C) -> (B, T, V)
+        using var hidden = Transformer.Forward(ids, attentionMask, cache);   // (B, T) -> (B, T, C)
+        return GetChild("lm_head").Forward(hidden);                          // (B, T, C) -> (B, T, V)
     }
 
     /// <summary>The causal LM loss of <paramref name="ids"/> (B, T) against <paramref name="labels"/> (B, T) I64:
@@ -48,16 +58,21 @@ public sealed partial class Gpt2Model : Module
     /// <remarks>HF: GPT2LMHeadModel(input_ids, labels=labels).loss.</remarks>
     public Tensor Loss(Tensor ids, Tensor labels, Tensor? attentionMask = null)
     {
-        ArgumentNullException.ThrowIfNull(labels);
-        if (labels.Shape != ids.Shape || labels.DType != DType.I64)
-            throw new ArgumentException($"Gpt2Model.Loss: labels must be i64 with the ids' shape {ids.Shape}, got {labels.DType.Name()} {labels.Shape}");
-        int t = ids.Shape[1];
-        if (t < 2) throw new ArgumentException($"Gpt2Model.Loss: need at least 2 positions to predict a next token, got T = {t}");
-        using var logits = Forward(ids, attentionMask);                     // (B, T, V)
-        using var shiftedLogits = Ops.Slice(logits, 1, 0, t - 1);          // (B, T, V) -> (B, T-1, V)
-        using var shiftedView = Ops.Slice(labels, 1, 1, t);                // (B, T) -> (B, T-1)
-        using var shiftedLabels = Ops.Contiguous(shiftedView);
-        return Ops.CrossEntropy(shiftedLogits, shiftedLabels, ignoreIndex: -100);
+        using var logits = Forward(ids, attentionMask, null);   // (B, T, V)
+        return CausalLmLoss.Compute(logits, labels, nameof(Gpt2Model));
+    }
+
+    /// <inheritdoc/>
+    /// <remarks>HF: a StaticCache for GPT-2 (n_head key/value heads of n_embd / n_head).</remarks>
+    public ModelKvCache CreateCache(int batch, int maxLength)
+    {
+        if (maxLength > MaxPositions)
+            throw new ArgumentException($"Gpt2Model.CreateCache: {maxLength} positions exceed n_positions {MaxPositions}");
+        var dtype = Transformer.Wte.Weight.DType;
+        int heads = Config.NumAttentionHeads, headDim = Config.HiddenSize / heads;
+        var layers = new List<KvCache>();
+        for (int i = 0; i < Config.NumHiddenLayers; i++) layers.Add(new KvCache(batch, heads, maxLength, headDim, dtype));
+        return new ModelKvCache(layers);
     }
 
     /// <summary>Greedy decoding without a key/value cache: appends the most likely next token

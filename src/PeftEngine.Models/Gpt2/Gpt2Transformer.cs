@@ -44,36 +44,40 @@ public sealed class Gpt2Transformer : Module
     public Embedding Wte => GetSubmodule<Embedding>("wte");
 
     /// <summary>ids (B, T) I64 -> hidden states (B, T, C).</summary>
-    public override Tensor Forward(Tensor ids) => Forward(ids, null);
+    public override Tensor Forward(Tensor ids) => Forward(ids, null, null);
 
-    /// <summary>ids (B, T) I64 -> hidden states (B, T, C). <paramref name="attentionMask"/> (B, T) of 1 (token) and 0
-    /// (padding) keeps queries from attending to padded keys; positions are always 0 .. T-1.</summary>
-    /// <remarks>HF: GPT2Model.forward(input_ids, attention_mask). A query whose every visible key is padding (the
-    /// first tokens of a left-padded row) gets NaN here, where HF's finite mask minimum gives a meaningless
-    /// average; such positions should be ignored by the loss either way.</remarks>
-    public Tensor Forward(Tensor ids, Tensor? attentionMask)
+    /// <summary>ids (B, T) I64 -> hidden states (B, T, C). <paramref name="attentionMask"/> (B, S) of 1 (token) and
+    /// 0 (padding) over the S = cached + T positions keeps real queries from attending to padded keys (see
+    /// <see cref="AttentionMasks"/>). With a <paramref name="cache"/> the ids are the T newest positions, at
+    /// positions cached .. cached + T - 1.</summary>
+    /// <remarks>HF: GPT2Model.forward(input_ids, attention_mask, past_key_values). Positions are not shifted past
+    /// left padding (HF's forward without position_ids does the same).</remarks>
+    public Tensor Forward(Tensor ids, Tensor? attentionMask, ModelKvCache? cache)
     {
         ArgumentNullException.ThrowIfNull(ids);
         if (ids.Rank != 2 || ids.DType != DType.I64)
             throw new ArgumentException($"Gpt2Transformer: ids must be (B, T) i64, got {ids.DType.Name()} {ids.Shape}");
-        int t = ids.Shape[1];
-        if (t == 0 || t > Config.MaxPositionEmbeddings)
-            throw new ArgumentException($"Gpt2Transformer: sequence length {t} must be in [1, n_positions = {Config.MaxPositionEmbeddings}]");
-        if (attentionMask is not null && attentionMask.Shape != ids.Shape)
-            throw new ArgumentException($"Gpt2Transformer: attention mask must have the ids' shape {ids.Shape}, got {attentionMask.Shape}");
+        var blocks = (ModuleList)GetChild("h");
+        if (cache is not null && cache.Layers.Count != blocks.Count)
+            throw new ArgumentException($"Gpt2Transformer: the cache has {cache.Layers.Count} layers, the model {blocks.Count}");
+        int b = ids.Shape[0], t = ids.Shape[1], offset = cache?.Length ?? 0, s = offset + t;
+        if (t == 0 || s > Config.MaxPositionEmbeddings)
+            throw new ArgumentException($"Gpt2Transformer: {offset} cached + {t} new positions must be in [1, n_positions = {Config.MaxPositionEmbeddings}]");
 
         var wte = Wte;
         using var tokens = wte.Forward(ids);                                   // (B, T) -> (B, T, C)
-        using var positions = Ops.Arange(0, t, dtype: DType.I64, device: ids.Device);   // (T)
+        using var positions = Ops.Arange(offset, s, dtype: DType.I64, device: ids.Device);   // (T)
         using var pos = GetChild("wpe").Forward(positions);                    // (T) -> (T, C), broadcast over B
         using var summed = Ops.Add(tokens, pos);
-        using var mask = attentionMask is null ? null : Ops.PaddingMask(attentionMask, wte.Weight.DType);   // (B, T) -> (B, 1, 1, T)
+        using var mask = AttentionMasks.Build(attentionMask, b, t, s, null, wte.Weight.DType);   // (B, 1, T, S) or null
         Tensor h = GetChild("drop").Forward(summed);
-        foreach (var module in (ModuleList)GetChild("h"))
+        int i = 0;
+        foreach (var module in blocks)
         {
-            var next = module is Gpt2Block block ? block.Forward(h, mask) : module.Forward(h);
+            var next = module is Gpt2Block block ? block.Forward(h, mask, cache?.Layers[i]) : module.Forward(h);
             h.Dispose();
             h = next;
+            i++;
         }
         using (h) return GetChild("ln_f").Forward(h);
     }

@@ -1,0 +1,61 @@
+using PeftEngine.IO;
+using PeftEngine.Nn;
+
+namespace PeftEngine.Models;
+
+/// <summary>One pre-norm LLaMA decoder layer: h = x + self_attn(input_layernorm(x)), then
+/// h + mlp(post_attention_layernorm(h)) with the gated SwiGLU MLP.</summary>
+/// <remarks>HF: LlamaDecoderLayer (children self_attn, mlp, input_layernorm, post_attention_layernorm), also
+/// MistralDecoderLayer and Qwen2DecoderLayer.</remarks>
+public sealed class LlamaDecoderLayer : Module
+{
+    /// <summary>Creates layer <paramref name="layerIndex"/> of a model with <paramref name="config"/>.</summary>
+    public LlamaDecoderLayer(RopeDecoderConfig config, int layerIndex, DType dtype = DType.F32, Generator? generator = null)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        LayerIndex = layerIndex;
+        SlidingWindow = SlidingWindowOf(config, layerIndex);
+        RegisterModule("self_attn", new LlamaAttention(config, dtype, generator));
+        RegisterModule("mlp", new GatedMlp(config.HiddenSize, config.IntermediateSize, Activation.Parse(config.HiddenAct),
+            config.MlpBias, dtype, generator));
+        RegisterModule("input_layernorm", new RmsNorm(config.HiddenSize, config.RmsNormEps, dtype));
+        RegisterModule("post_attention_layernorm", new RmsNorm(config.HiddenSize, config.RmsNormEps, dtype));
+    }
+
+    /// <summary>The layer's index in the stack.</summary>
+    public int LayerIndex { get; }
+
+    /// <summary>The attention window of this layer (Mistral's sliding_window; Qwen2's from max_window_layers on),
+    /// or null for full causal attention.</summary>
+    public int? SlidingWindow { get; }
+
+    /// <summary>The attention child.</summary>
+    public LlamaAttention SelfAttention => GetSubmodule<LlamaAttention>("self_attn");
+
+    /// <summary>(B, T, C) -> (B, T, C); see <see cref="LlamaAttention.Forward(Tensor, Tensor?, LlamaRotaryEmbedding, KvCache?)"/>.</summary>
+    public Tensor Forward(Tensor x, Tensor? mask, LlamaRotaryEmbedding rotary, KvCache? cache)
+    {
+        using var n1 = GetChild("input_layernorm").Forward(x);
+        using var a = GetChild("self_attn") is LlamaAttention attn
+            ? attn.Forward(n1, mask, rotary, cache)
+            : GetChild("self_attn").Forward(n1);
+        using var h = Ops.Add(x, a);
+        using var n2 = GetChild("post_attention_layernorm").Forward(h);
+        using var m = GetChild("mlp").Forward(n2);
+        return Ops.Add(h, m);
+    }
+
+    /// <inheritdoc/>
+    public override Tensor Forward(Tensor x) =>
+        throw new InvalidOperationException("LlamaDecoderLayer needs the model's rotary tables: call Forward(x, mask, rotary, cache)");
+
+    /// <summary>The sliding window a config gives layer <paramref name="layerIndex"/>, or null.</summary>
+    /// <remarks>HF: MistralConfig.sliding_window for every layer; Qwen2Config.layer_types ("sliding_attention"
+    /// when use_sliding_window and layer ≥ max_window_layers).</remarks>
+    public static int? SlidingWindowOf(RopeDecoderConfig config, int layerIndex) => config switch
+    {
+        MistralConfig m => m.SlidingWindow,
+        Qwen2Config q when q.UseSlidingWindow && layerIndex >= q.MaxWindowLayers => q.SlidingWindow,
+        _ => null,
+    };
+}

@@ -1,0 +1,94 @@
+using PeftEngine.IO;
+using PeftEngine.Nn;
+
+namespace PeftEngine.Models;
+
+/// <summary>
+/// A LLaMA-family causal language model (Llama 2/3, Mistral, Qwen2): the <see cref="LlamaTransformer"/> body
+/// under <c>model</c> and the output projection <c>lm_head</c> (a Linear, or tied to the token embedding when
+/// tie_word_embeddings). Module paths are HF's (<c>model.layers.0.self_attn.q_proj</c>), so PEFT target names
+/// and state dicts carry over.
+/// </summary>
+/// <remarks>HF: transformers.LlamaForCausalLM / MistralForCausalLM / Qwen2ForCausalLM.</remarks>
+public sealed partial class LlamaModel : Module, ICausalLanguageModel
+{
+    /// <summary>Creates a randomly initialised model in training mode.</summary>
+    /// <param name="config">A llama, mistral or qwen2 config.</param>
+    /// <param name="dtype">Parameter dtype: F32 or F64 (the compute dtypes).</param>
+    /// <param name="generator">Random source for the initialisation.</param>
+    /// <remarks>PyTorch/HF: LlamaForCausalLM(config).</remarks>
+    public LlamaModel(RopeDecoderConfig config, DType dtype = DType.F32, Generator? generator = null)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        if (!dtype.IsCompute())
+            throw new ArgumentException($"LlamaModel: parameters must be f32 or f64 to compute with, not {dtype.Name()} (checkpoints in bf16/f16 are converted on load)");
+        Config = config;
+        var body = RegisterModule("model", new LlamaTransformer(config, dtype, generator));
+        if (config.TieWordEmbeddings)
+        {
+            RegisterModule("lm_head", new TiedLmHead(body.EmbedTokens));
+        }
+        else
+        {
+            var head = RegisterModule("lm_head", new Linear(config.HiddenSize, config.VocabSize, bias: false, dtype, generator));
+            using (GradMode.Disable()) Init.Normal(head.Weight, 0, 0.02, generator);
+        }
+    }
+
+    /// <summary>The configuration the model was built from.</summary>
+    public RopeDecoderConfig Config { get; }
+
+    /// <summary>The body (HF LlamaModel).</summary>
+    public LlamaTransformer Transformer => GetSubmodule<LlamaTransformer>("model");
+
+    /// <inheritdoc/>
+    Module ICausalLanguageModel.Module => this;
+
+    /// <inheritdoc/>
+    public int VocabSize => Config.VocabSize;
+
+    /// <inheritdoc/>
+    public int MaxPositions => Config.MaxPositionEmbeddings;
+
+    /// <summary>Per-layer gradient checkpointing (see <see cref="LlamaTransformer.GradientCheckpointing"/>).</summary>
+    public bool GradientCheckpointing
+    {
+        get => Transformer.GradientCheckpointing;
+        set => Transformer.GradientCheckpointing = value;
+    }
+
+    /// <summary>ids (B, T) I64 -> logits (B, T, V).</summary>
+    public override Tensor Forward(Tensor ids) => Forward(ids, null, null);
+
+    /// <inheritdoc/>
+    /// <remarks>HF: LlamaForCausalLM(input_ids, attention_mask, past_key_values).logits.</remarks>
+    public Tensor Forward(Tensor ids, Tensor? attentionMask = null, ModelKvCache? cache = null)
+    {
+        using var hidden = Transformer.Forward(ids, attentionMask, cache);   // (B, T) -> (B, T, C)
+        return GetChild("lm_head").Forward(hidden);                          // (B, T, C) -> (B, T, V)
+    }
+
+    /// <inheritdoc/>
+    /// <remarks>HF: LlamaForCausalLM(input_ids, attention_mask, labels=labels).loss.</remarks>
+    public Tensor Loss(Tensor ids, Tensor labels, Tensor? attentionMask = null)
+    {
+        using var logits = Forward(ids, attentionMask, null);   // (B, T, V)
+        return CausalLmLoss.Compute(logits, labels, nameof(LlamaModel));
+    }
+
+    /// <inheritdoc/>
+    /// <remarks>HF: StaticCache(config, max_batch_size, max_cache_len).</remarks>
+    public ModelKvCache CreateCache(int batch, int maxLength)
+    {
+        if (maxLength > MaxPositions)
+            throw new ArgumentException($"LlamaModel.CreateCache: {maxLength} positions exceed max_position_embeddings {MaxPositions}");
+        var dtype = Transformer.EmbedTokens.Weight.DType;
+        var layers = new List<KvCache>();
+        for (int i = 0; i < Config.NumHiddenLayers; i++)
+            layers.Add(new KvCache(batch, Config.NumKeyValueHeads, maxLength, Config.HeadDim, dtype));
+        return new ModelKvCache(layers);
+    }
+
+    /// <inheritdoc/>
+    protected override string ExtraRepr() => $"model_type={Config.ModelType}";
+}

@@ -1,0 +1,116 @@
+using PeftEngine.IO;
+using PeftEngine.Nn;
+
+namespace PeftEngine.Models;
+
+/// <summary>
+/// The LLaMA-family body without the output head: token embedding, the stack of decoder layers and the final
+/// RMSNorm. Maps ids (B, T) to hidden states (B, T, C). Positions are cached + 0 .. T-1 for every row.
+/// </summary>
+/// <remarks>HF: LlamaModel / MistralModel / Qwen2Model (children embed_tokens, layers, norm; the rotary tables,
+/// HF's rotary_emb, hold no parameters and live in <see cref="Rotary"/>). As HF's forward without
+/// position_ids, positions do not skip left padding.</remarks>
+public sealed class LlamaTransformer : Module
+{
+    /// <summary>Creates the body with HF's initialisation (weights N(0, initializer_range² = 0.02²), norms one).</summary>
+    public LlamaTransformer(RopeDecoderConfig config, DType dtype = DType.F32, Generator? generator = null)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        Config = config;
+        var embed = RegisterModule("embed_tokens", new Embedding(config.VocabSize, config.HiddenSize, dtype: dtype, generator: generator));
+        var layers = RegisterModule("layers", new ModuleList());
+        for (int i = 0; i < config.NumHiddenLayers; i++) layers.Add(new LlamaDecoderLayer(config, i, dtype, generator));
+        RegisterModule("norm", new RmsNorm(config.HiddenSize, config.RmsNormEps, dtype));
+        Rotary = LlamaRotaryEmbedding.FromConfig(config);
+        using (GradMode.Disable())
+        {
+            Init.Normal(embed.Weight, 0, 0.02, generator);
+            foreach (var (_, m) in layers.NamedModules())
+                if (m is Linear linear)
+                {
+                    Init.Normal(linear.Weight, 0, 0.02, generator);
+                    if (linear.Bias is { } bias) Ops.FillInPlace(bias, 0);
+                }
+        }
+    }
+
+    /// <summary>The configuration the body was built from.</summary>
+    public RopeDecoderConfig Config { get; }
+
+    /// <summary>The rotary tables shared by every layer.</summary>
+    public LlamaRotaryEmbedding Rotary { get; private set; }
+
+    /// <summary>Replaces the rotary tables (a GGUF file may carry its own per-frequency factors).</summary>
+    internal void ReplaceRotary(LlamaRotaryEmbedding rotary)
+    {
+        Rotary.Dispose();
+        Rotary = rotary;
+    }
+
+    /// <summary>The token embedding (V, C).</summary>
+    public Embedding EmbedTokens => GetSubmodule<Embedding>("embed_tokens");
+
+    /// <summary>Recompute each layer in backward instead of keeping its activations (training only; ignored
+    /// with a cache or without gradient recording).</summary>
+    /// <remarks>HF: model.gradient_checkpointing_enable().</remarks>
+    public bool GradientCheckpointing { get; set; }
+
+    /// <summary>ids (B, T) I64 -> hidden states (B, T, C).</summary>
+    public override Tensor Forward(Tensor ids) => Forward(ids, null, null);
+
+    /// <summary>ids (B, T) I64 -> hidden states (B, T, C). <paramref name="attentionMask"/> (B, S) marks real
+    /// tokens (1) and padding (0) over the S = cached + T positions; with a <paramref name="cache"/> the ids are
+    /// the T newest positions.</summary>
+    /// <remarks>HF: LlamaModel.forward(input_ids, attention_mask, past_key_values).last_hidden_state.</remarks>
+    public Tensor Forward(Tensor ids, Tensor? attentionMask, ModelKvCache? cache)
+    {
+        ArgumentNullException.ThrowIfNull(ids);
+        if (ids.Rank != 2 || ids.DType != DType.I64)
+            throw new ArgumentException($"LlamaTransformer: ids must be (B, T) i64, got {ids.DType.Name()} {ids.Shape}");
+        var layers = (ModuleList)GetChild("layers");
+        if (cache is not null && cache.Layers.Count != layers.Count)
+            throw new ArgumentException($"LlamaTransformer: the cache has {cache.Layers.Count} layers, the model {layers.Count}");
+        int b = ids.Shape[0], t = ids.Shape[1], offset = cache?.Length ?? 0, s = offset + t;
+        if (t == 0 || s > Config.MaxPositionEmbeddings)
+            throw new ArgumentException($"LlamaTransformer: {offset} cached + {t} new positions must be in [1, max_position_embeddings = {Config.MaxPositionEmbeddings}]");
+
+        var embed = EmbedTokens;
+        DType dtype = embed.Weight.DType;
+        using var full = AttentionMasks.Build(attentionMask, b, t, s, null, dtype);   // (B, 1, T, S) or null
+        var windowed = new Dictionary<int, Tensor?>();
+        bool checkpoint = GradientCheckpointing && IsTraining && cache is null && GradMode.IsEnabled;
+        Tensor h = GetChild("embed_tokens").Forward(ids);                    // (B, T) -> (B, T, C)
+        try
+        {
+            int i = 0;
+            foreach (var module in layers)
+            {
+                var layer = module as LlamaDecoderLayer
+                    ?? throw new InvalidOperationException($"LlamaTransformer: layers.{i} is a {module.GetType().Name}, not a LlamaDecoderLayer");
+                Tensor? mask = full;
+                if (layer.SlidingWindow is int w)
+                {
+                    if (!windowed.TryGetValue(w, out mask))
+                        windowed[w] = mask = AttentionMasks.Build(attentionMask, b, t, s, w, dtype);
+                }
+                var layerCache = cache?.Layers[i];
+                // The mask is a checkpoint input so that the recompute in backward still holds it.
+                var next = !checkpoint ? layer.Forward(h, mask, Rotary, layerCache)
+                    : mask is null ? Checkpoint.Run(xs => layer.Forward(xs[0], null, Rotary, null), h)
+                    : Checkpoint.Run(xs => layer.Forward(xs[0], xs[1], Rotary, null), h, mask);
+                h.Dispose();
+                h = next;
+                i++;
+            }
+            return GetChild("norm").Forward(h);
+        }
+        finally
+        {
+            h.Dispose();
+            foreach (var m in windowed.Values) m?.Dispose();
+        }
+    }
+
+    /// <inheritdoc/>
+    protected override void DisposeExtra() => Rotary.Dispose();
+}
