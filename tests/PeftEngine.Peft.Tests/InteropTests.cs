@@ -69,4 +69,33 @@ public class InteropTests
         }
         finally { Directory.Delete(dir, true); }
     }
+
+    [Fact]
+    public void HfLoraAdapterOnTinyLlamaGivesTheReferenceLogitsAndSavesBackIdentically()
+    {
+        string root = Path.Combine(AppContext.BaseDirectory, "Fixtures", "llama_lora");
+        using var f = SafetensorsFile.Open(Path.Combine(root, "expected.safetensors"));
+        using var ids = f.Load("ids");
+        using var expBase = f.Load("logits.base");
+        using var expLora = f.Load("logits.lora");
+        var model = LlamaModel.FromPretrained(Path.Combine(root, "base"));
+        TestData.AssertClose(expBase.ToDoubleArray(), Run(model, ids), 1e-4, 1e-4, "base logits");
+        using var peft = PeftModel.FromPretrained(model, Path.Combine(root, "adapter"));
+        Assert.Equal(6, peft.TunerLayers().Count());
+        TestData.AssertClose(expLora.ToDoubleArray(), Run(peft, ids), 1e-4, 1e-4, "LoRA logits");
+        var dir = TempDir();
+        try
+        {
+            peft.SavePretrained(dir);
+            Assert.Equal(File.ReadAllText(Path.Combine(root, "adapter", "adapter_config.json")), File.ReadAllText(Path.Combine(dir, "adapter_config.json")));
+            using var a = SafetensorsFile.Open(Path.Combine(root, "adapter", "adapter_model.safetensors"));
+            using var b = SafetensorsFile.Open(Path.Combine(dir, "adapter_model.safetensors"));
+            Assert.Equal(a.Keys.Order(StringComparer.Ordinal), b.Keys.Order(StringComparer.Ordinal));
+            Assert.Contains("base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight", b.Keys);
+            foreach (var k in a.Keys) Assert.True(a.RawBytes(k).SequenceEqual(b.RawBytes(k)), $"{k}: bytes differ");
+        }
+        finally { Directory.Delete(dir, true); }
+        using var merged = peft.MergeAndUnload();
+        TestData.AssertClose(expLora.ToDoubleArray(), Run(merged, ids), 1e-4, 1e-4, "merged and unloaded");
+    }
 }
