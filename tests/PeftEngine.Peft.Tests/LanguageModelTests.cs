@@ -73,4 +73,38 @@ public class LanguageModelTests
         TestData.AssertClose(baseRow, Row(mixed, 1), 1e-5, 1e-5, "row 1 (base)");
         TestData.AssertClose(Row(outA, 2), Row(mixed, 2), 1e-5, 1e-5, "row 2 (a)");
     }
+
+    [Fact]
+    public void GradientCheckpointingGivesTheSameAdapterGradients()
+    {
+        Dictionary<string, double[]> Grads(bool checkpointing)
+        {
+            var llama = TestLlama.Create(new Generator(8));
+            llama.GradientCheckpointing = checkpointing;
+            using var peft = PeftModel.Create(llama, new LoraConfig { TargetModules = TargetModules.Of("q_proj", "v_proj", "down_proj"), InitLoraWeights = LoraInit.Random }, "default", new Generator(9));
+            peft.Train();
+            using var ids = TestLlama.Input();
+            using var loss = ((ICausalLanguageModel)peft).Loss(ids, ids);
+            loss.Backward();
+            Assert.All(peft.NamedParameters().Where(np => !np.Name.Contains(".lora_")), np => Assert.Null(np.Parameter.Grad));
+            return peft.NamedParameters().Where(np => np.Parameter.RequiresGrad).ToDictionary(np => np.Name, np => np.Parameter.Grad!.ToDoubleArray());
+        }
+        var plain = Grads(false);
+        var checkpointed = Grads(true);
+        Assert.Equal(plain.Keys.Order(), checkpointed.Keys.Order());
+        Assert.Equal(12, plain.Count);
+        foreach (var (name, g) in plain) TestData.AssertClose(g, checkpointed[name], 1e-6, 1e-5, name);
+    }
+
+    [Fact]
+    public void AMergedAdapterCannotBeDeletedAndNothingChanges()
+    {
+        using var peft = PeftModel.Create(TestLlama.Create(new Generator(8)), new LoraConfig { TargetModules = TargetModules.Of("q_proj"), InitLoraWeights = LoraInit.Random });
+        peft.MergeAdapter();
+        var names = peft.NamedParameters().Select(np => np.Name).ToList();
+        Assert.Throws<InvalidOperationException>(() => peft.DeleteAdapter("default"));
+        Assert.Equal(names, peft.NamedParameters().Select(np => np.Name).ToList());
+        Assert.Single(peft.PeftConfigs);
+        Assert.All(peft.TunerLayers(), l => Assert.Equal(["default"], l.Layer.MergedAdapters));
+    }
 }
