@@ -34,6 +34,13 @@ public sealed class LoraTuner : ModuleTuner
     public override PeftConfig Prepare(Module model, PeftConfig config, IReadOnlyCollection<PeftConfig> existing, int? vocabSize)
     {
         var lora = (LoraConfig)config;
+        if (lora.TargetModules is null)
+        {
+            string? type = DefaultTargetModules.ModelType(model);
+            if (type is null || !DefaultTargetModules.Lora.TryGetValue(type, out var defaults))
+                throw new ArgumentException($"LORA: target_modules is not set and there is no default for {type ?? model.GetType().Name}; please specify `target_modules` in `peft_config`");
+            lora = lora with { TargetModules = TargetModules.Of(defaults) };
+        }
         var others = existing.OfType<LoraConfig>().ToList();
         if (others.Count > 0 && (lora.Bias != "none" || others.Any(c => c.Bias != "none")))
             throw new ArgumentException("LoraModel supports only 1 adapter with bias. When using multiple adapters, set bias to 'none' for all adapters.");
