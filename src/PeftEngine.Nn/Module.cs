@@ -69,6 +69,24 @@ public abstract class Module : IDisposable
         return tensor;
     }
 
+    /// <summary>Removes the child registered under <paramref name="name"/> and returns it (the caller now owns it).</summary>
+    /// <remarks>PyTorch: del module._modules[name] (PEFT's delete_adapter removes per-adapter children this way).</remarks>
+    protected Module RemoveModule(string name)
+    {
+        if (!_modules.Remove(name, out var old))
+            throw new KeyNotFoundException($"{GetType().Name}: no child module \"{name}\" to remove");
+        return old;
+    }
+
+    /// <summary>Removes the parameter registered under <paramref name="name"/> and returns it (the caller now owns it).</summary>
+    /// <remarks>PyTorch: del module._parameters[name].</remarks>
+    protected Parameter? RemoveParameter(string name)
+    {
+        if (!_parameters.Remove(name, out var old))
+            throw new KeyNotFoundException($"{GetType().Name}: no parameter \"{name}\" to remove");
+        return old;
+    }
+
     /// <summary>The parameter registered under <paramref name="name"/> on this module (null for a null placeholder).</summary>
     protected Parameter? GetParameter(string name) => _parameters.TryGetValue(name, out var p) ? p
         : throw new KeyNotFoundException($"{GetType().Name} has no parameter \"{name}\"");

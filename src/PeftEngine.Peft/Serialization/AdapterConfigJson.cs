@@ -1,0 +1,209 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using PeftEngine.Peft.Lora;
+using PeftEngine.Peft.Tuners;
+
+namespace PeftEngine.Peft.Serialization;
+
+/// <summary>
+/// Reads and writes <c>adapter_config.json</c> as HF PEFT does: every field of the config under its Python name,
+/// keys sorted, two-space indent, <c>inference_mode</c> true. Reading accepts a minimal file (only
+/// <c>peft_type</c> is required; the rest takes HF's defaults), warns about unknown keys, ignores
+/// <c>runtime_config</c>, and rejects values this engine cannot honour (e.g. <c>use_qalora</c>) with a clear error.
+/// </summary>
+/// <remarks>HF: PeftConfig.save_pretrained (json.dumps(asdict(config), indent=2, sort_keys=True)) and
+/// PeftConfig.from_pretrained / from_peft_type.</remarks>
+public static class AdapterConfigJson
+{
+    /// <summary>The file name.</summary>
+    public const string FileName = "adapter_config.json";
+
+    // ----------------------------------------------------------------------------------------- reading
+
+    /// <summary>Parses a config file's text; the PEFT type decides the config record.</summary>
+    public static PeftConfig Parse(string json, string source = FileName)
+    {
+        JsonObject obj;
+        try { obj = JsonNode.Parse(json) as JsonObject ?? throw new InvalidDataException($"{source}: expected a JSON object"); }
+        catch (JsonException e) { throw new InvalidDataException($"{source}: not valid JSON ({e.Message})", e); }
+        if (obj.ContainsKey("config") && obj.ContainsKey("version") && !obj.ContainsKey("peft_type"))
+            throw new InvalidDataException($"{source}: this is an AdapterHub adapter config, not an HF PEFT one");
+        string peftType = obj["peft_type"]?.GetValue<string>()
+            ?? throw new InvalidDataException($"{source}: the key \"peft_type\" is missing (it is the one key HF PEFT requires)");
+        return peftType switch
+        {
+            "LORA" => ParseLora(obj, source),
+            _ => throw new NotSupportedException($"{source}: unknown peft_type \"{peftType}\"; this engine reads: LORA"),
+        };
+    }
+
+    private static LoraConfig ParseLora(JsonObject o, string source)
+    {
+        var unknown = o.Select(kv => kv.Key).Where(k => !PeftVersionKeys.Lora.ContainsKey(k) && k != "runtime_config").ToList();
+        if (unknown.Count > 0)
+            PeftWarnings.Warn($"Unexpected keyword arguments [{string.Join(", ", unknown.Select(k => $"'{k}'"))}] for class LoraConfig, these are ignored. "
+                + "This probably means that you're loading a configuration file that was saved using a higher version of the library.");
+        if (o.ContainsKey("runtime_config")) PeftWarnings.Warn($"{source}: runtime_config is ignored when loading");
+        RejectUnlessDefault(o, source, "use_qalora", false);
+        RejectUnlessDefault(o, source, "layer_replication", null);
+        RejectUnlessDefault(o, source, "target_parameters", null);
+        RejectUnlessDefault(o, source, "trainable_token_indices", null);
+        RejectUnlessDefault(o, source, "alora_invocation_tokens", null);
+        RejectUnlessDefault(o, source, "use_bdlora", null);
+        foreach (var k in new[] { "arrow_config", "kasa_config", "velora_config", "monteclora_config", "lora_ga_config", "eva_config", "corda_config", "megatron_config" })
+            RejectUnlessDefault(o, source, k, null);
+        var init = o["init_lora_weights"] switch
+        {
+            null => LoraInit.Default,
+            JsonValue v when v.TryGetValue<bool>(out bool b) => b ? LoraInit.Default : LoraInit.Random,
+            JsonValue v when v.TryGetValue<string>(out var s) && s == "gaussian" => LoraInit.Gaussian,
+            var v => throw new NotSupportedException($"{source}: init_lora_weights = {v.ToJsonString()} is not supported (supported: true, false, \"gaussian\")"),
+        };
+        return new LoraConfig
+        {
+            TaskType = Str(o, "task_type"),
+            BaseModelNameOrPath = Str(o, "base_model_name_or_path"),
+            Revision = Str(o, "revision"),
+            InferenceMode = Bool(o, "inference_mode", false),
+            R = (int)Num(o, "r", 8),
+            LoraAlpha = Num(o, "lora_alpha", 8),
+            LoraDropout = Num(o, "lora_dropout", 0),
+            FanInFanOut = Bool(o, "fan_in_fan_out", false),
+            Bias = Str(o, "bias") ?? "none",
+            UseRslora = Bool(o, "use_rslora", false),
+            UseDora = Bool(o, "use_dora", false),
+            LoraBias = Bool(o, "lora_bias", false),
+            InitLoraWeights = init,
+            TargetModules = Targets(o["target_modules"]),
+            ExcludeModules = Targets(o["exclude_modules"]),
+            ModulesToSave = o["modules_to_save"] is JsonArray ms ? ms.Select(n => n!.GetValue<string>()).ToArray() : null,
+            LayersToTransform = o["layers_to_transform"] switch
+            {
+                null => null,
+                JsonArray a => a.Select(n => n!.GetValue<int>()).ToArray(),
+                var v => [v.GetValue<int>()],
+            },
+            LayersPattern = o["layers_pattern"] switch
+            {
+                null => null,
+                JsonArray a => a.Select(n => n!.GetValue<string>()).ToArray(),
+                var v => [v.GetValue<string>()],
+            },
+            RankPattern = o["rank_pattern"] is JsonObject rp ? rp.ToDictionary(kv => kv.Key, kv => kv.Value!.GetValue<int>()) : new Dictionary<string, int>(),
+            AlphaPattern = o["alpha_pattern"] is JsonObject ap ? ap.ToDictionary(kv => kv.Key, kv => kv.Value!.GetValue<double>()) : new Dictionary<string, double>(),
+        };
+    }
+
+    private static void RejectUnlessDefault(JsonObject o, string source, string key, bool? expected)
+    {
+        var node = o[key];
+        bool isDefault = node is null || (node is JsonValue v && expected is bool b && v.TryGetValue<bool>(out bool got) && got == b)
+            || (node is JsonObject { Count: 0 }) || (node is JsonArray { Count: 0 });
+        if (!isDefault) throw new NotSupportedException($"{source}: {key} = {node!.ToJsonString()} is not supported by this engine");
+    }
+
+    private static TargetModules? Targets(JsonNode? node) => node switch
+    {
+        null => null,
+        JsonArray a => a.Count == 0 ? null : TargetModules.Of([.. a.Select(n => n!.GetValue<string>())]),
+        var v => v.GetValue<string>() == TargetModules.AllLinearShorthand ? TargetModules.AllLinear : TargetModules.Regex(v.GetValue<string>()),
+    };
+
+    private static string? Str(JsonObject o, string key) => o[key] is JsonValue v ? v.GetValue<string>() : null;
+
+    private static bool Bool(JsonObject o, string key, bool fallback) => o[key] is JsonValue v ? v.GetValue<bool>() : fallback;
+
+    private static double Num(JsonObject o, string key, double fallback) => o[key] is JsonValue v ? v.GetValue<double>() : fallback;
+
+    // ----------------------------------------------------------------------------------------- writing
+
+    /// <summary>The file text for <paramref name="config"/>, with only the keys PEFT <paramref name="peftVersion"/>
+    /// knows (default: the newest this engine knows).</summary>
+    public static string Write(PeftConfig config, Version? peftVersion = null)
+    {
+        var target = peftVersion ?? PeftVersionKeys.Latest;
+        var fields = config switch
+        {
+            LoraConfig l => LoraFields(l, target),
+            _ => throw new NotSupportedException($"adapter_config.json: no writer for {config.PeftType}"),
+        };
+        var keys = fields.Keys.Where(k => PeftVersionKeys.Lora[k] <= target).Order(StringComparer.Ordinal).ToList();
+        var sb = new StringBuilder("{\n");
+        for (int i = 0; i < keys.Count; i++)
+        {
+            sb.Append("  ").Append(JsonSerializer.Serialize(keys[i])).Append(": ");
+            WriteValue(sb, fields[keys[i]], "  ");
+            sb.Append(i + 1 < keys.Count ? ",\n" : "\n");
+        }
+        return sb.Append('}').ToString();
+    }
+
+    private static SortedDictionary<string, object?> LoraFields(LoraConfig c, Version v) => new(StringComparer.Ordinal)
+    {
+        ["alora_invocation_tokens"] = null, ["alpha_pattern"] = c.AlphaPattern.ToDictionary(kv => kv.Key, kv => (object?)kv.Value),
+        ["arrow_config"] = null, ["auto_mapping"] = null, ["base_model_name_or_path"] = c.BaseModelNameOrPath,
+        ["bias"] = c.Bias, ["corda_config"] = null, ["ensure_weight_tying"] = false, ["eva_config"] = null,
+        ["exclude_modules"] = TargetsValue(c.ExcludeModules), ["fan_in_fan_out"] = c.FanInFanOut, ["inference_mode"] = true,
+        ["init_lora_weights"] = c.InitLoraWeights switch { LoraInit.Default => true, LoraInit.Random => false, _ => "gaussian" },
+        ["kasa_config"] = null, ["layer_replication"] = null,
+        ["layers_pattern"] = c.LayersPattern is { Length: 1 } lp ? lp[0] : c.LayersPattern?.Cast<object?>().ToList(),
+        ["layers_to_transform"] = c.LayersToTransform?.Cast<object?>().ToList(), ["loftq_config"] = new Dictionary<string, object?>(),
+        ["lora_alpha"] = c.LoraAlpha, ["lora_bias"] = c.LoraBias, ["lora_dropout"] = new PyFloat(c.LoraDropout), ["lora_ga_config"] = null,
+        ["megatron_config"] = null, ["megatron_core"] = "megatron.core", ["modules_to_save"] = c.ModulesToSave?.Cast<object?>().ToList(),
+        ["monteclora_config"] = null, ["peft_type"] = "LORA", ["peft_version"] = $"{v.Major}.{v.Minor}.{Math.Max(v.Build, 0)}", ["qalora_group_size"] = 16, ["r"] = c.R,
+        ["rank_pattern"] = c.RankPattern.ToDictionary(kv => kv.Key, kv => (object?)kv.Value), ["revision"] = c.Revision,
+        ["target_modules"] = TargetsValue(c.TargetModules), ["target_parameters"] = null, ["task_type"] = c.TaskType,
+        ["trainable_token_indices"] = null, ["use_bdlora"] = null, ["use_dora"] = c.UseDora, ["use_qalora"] = false,
+        ["use_rslora"] = c.UseRslora, ["velora_config"] = null,
+    };
+
+    private static object? TargetsValue(TargetModules? t) => t is null ? null : t.Names is { } n ? n.Cast<object?>().ToList() : t.Pattern;
+
+    /// <summary>A float written as Python writes it (0.0, 0.05), not as an integer.</summary>
+    private readonly record struct PyFloat(double Value);
+
+    private static void WriteValue(StringBuilder sb, object? value, string indent)
+    {
+        switch (value)
+        {
+            case null: sb.Append("null"); break;
+            case bool b: sb.Append(b ? "true" : "false"); break;
+            case string s: sb.Append(JsonSerializer.Serialize(s)); break;
+            case int i: sb.Append(i.ToString(CultureInfo.InvariantCulture)); break;
+            case PyFloat f: sb.Append(PythonFloat(f.Value)); break;
+            case double d: sb.Append(d == Math.Floor(d) && Math.Abs(d) < 1e15 ? ((long)d).ToString(CultureInfo.InvariantCulture) : PythonFloat(d)); break;
+            case List<object?> list:
+                if (list.Count == 0) { sb.Append("[]"); break; }
+                sb.Append("[\n");
+                for (int i = 0; i < list.Count; i++)
+                {
+                    sb.Append(indent).Append("  ");
+                    WriteValue(sb, list[i], indent + "  ");
+                    sb.Append(i + 1 < list.Count ? ",\n" : "\n");
+                }
+                sb.Append(indent).Append(']');
+                break;
+            case Dictionary<string, object?> dict:
+                if (dict.Count == 0) { sb.Append("{}"); break; }
+                sb.Append("{\n");
+                var keys = dict.Keys.Order(StringComparer.Ordinal).ToList();
+                for (int i = 0; i < keys.Count; i++)
+                {
+                    sb.Append(indent).Append("  ").Append(JsonSerializer.Serialize(keys[i])).Append(": ");
+                    WriteValue(sb, dict[keys[i]], indent + "  ");
+                    sb.Append(i + 1 < keys.Count ? ",\n" : "\n");
+                }
+                sb.Append(indent).Append('}');
+                break;
+            default: throw new ArgumentException($"adapter_config.json: cannot write a {value.GetType().Name}");
+        }
+    }
+
+    private static string PythonFloat(double d)
+    {
+        string s = d.ToString("R", CultureInfo.InvariantCulture);
+        return s.Contains('.') || s.Contains('E') || s.Contains("Infinity") || s.Contains("NaN") ? s : s + ".0";
+    }
+}

@@ -1,0 +1,74 @@
+using PeftEngine.Nn;
+using PeftEngine.Peft;
+using PeftEngine.Peft.Lora;
+using PeftEngine.Peft.Tuners;
+
+namespace PeftEngine.Tests;
+
+/// <summary>
+/// One entry of the conformance suite: a tiny model, its input, and a method config. <see cref="Config"/> receives
+/// <c>nonIdentity</c>: false gives the method's own initialisation (identity where the paper says so), true an
+/// initialisation that changes the output (HF's set_init_weights_false). Adding a method = adding entries here.
+/// </summary>
+public sealed record PeftCase(
+    string Name,
+    Func<Generator, Module> Model,
+    Func<Tensor> Input,
+    Func<bool, PeftConfig> Config,
+    bool IdentityAtInit = true,
+    bool MixedBatches = true,
+    double MergeTolerance = 1e-4)
+{
+    public override string ToString() => Name;
+}
+
+/// <summary>The cases of the suite.</summary>
+public static class PeftCases
+{
+    private static LoraInit Init(bool nonIdentity) => nonIdentity ? LoraInit.Random : LoraInit.Default;
+
+    public static IReadOnlyList<PeftCase> All { get; } =
+    [
+        new("mlp-lora-lin0", g => new TestMlp(g), TestMlp.Input,
+            n => new LoraConfig { TargetModules = TargetModules.Of("lin0"), InitLoraWeights = Init(n) }),
+        new("mlp-lora-both-alpha-dropout", g => new TestMlp(g), TestMlp.Input,
+            n => new LoraConfig { TargetModules = TargetModules.Of("lin0", "lin1"), R = 4, LoraAlpha = 16, LoraDropout = 0.1, InitLoraWeights = Init(n) }),
+        new("mlp-lora-regex-modules-to-save", g => new TestMlp(g), TestMlp.Input,
+            n => new LoraConfig { TargetModules = "lin0", ModulesToSave = ["lin1"], InitLoraWeights = Init(n) }),
+        new("mlp-rslora-gaussian", g => new TestMlp(g), TestMlp.Input,
+            n => new LoraConfig { TargetModules = TargetModules.Of("lin0"), UseRslora = true, LoraAlpha = 6, InitLoraWeights = n ? LoraInit.Random : LoraInit.Gaussian }),
+        new("mlp-dora", g => new TestMlp(g), TestMlp.Input,
+            n => new LoraConfig { TargetModules = TargetModules.Of("lin0", "lin1"), UseDora = true, InitLoraWeights = Init(n) }, MixedBatches: false),
+        new("emb-lora-embedding", g => new TestEmbModel(g), TestEmbModel.Input,
+            n => new LoraConfig { TargetModules = TargetModules.Of("emb", "lin0"), R = 3, InitLoraWeights = Init(n) }),
+        new("conv2d-lora", g => new TestConvModel(g), TestConvModel.Input,
+            n => new LoraConfig { TargetModules = TargetModules.Of("conv"), R = 2, InitLoraWeights = Init(n) }),
+        new("gpt2-lora-c_attn", g => TestGpt2.Create(g), TestGpt2.Input,
+            n => new LoraConfig { TargetModules = TargetModules.Of("c_attn"), R = 4, LoraAlpha = 8, InitLoraWeights = Init(n) }),
+        new("gpt2-lora-all-linear", g => TestGpt2.Create(g), TestGpt2.Input,
+            n => new LoraConfig { TargetModules = TargetModules.AllLinear, R = 2, InitLoraWeights = Init(n) }),
+        new("gpt2-lora-wpe-c_fc", g => TestGpt2.Create(g), TestGpt2.Input,
+            n => new LoraConfig { TargetModules = TargetModules.Of("wpe", "c_fc"), R = 2, InitLoraWeights = Init(n) },
+            MixedBatches: false),   // wpe sees positions (T), not one row per sample
+        new("gpt2-lora-layer1-rank-pattern", g => TestGpt2.Create(g), TestGpt2.Input,
+            n => new LoraConfig
+            {
+                TargetModules = TargetModules.Of("c_attn", "c_fc"), LayersToTransform = [1], R = 2,
+                RankPattern = new Dictionary<string, int> { ["c_fc"] = 3 }, AlphaPattern = new Dictionary<string, double> { ["c_attn"] = 5 },
+                InitLoraWeights = Init(n),
+            }),
+        new("gpt2-dora-c_attn-c_proj", g => TestGpt2.Create(g), TestGpt2.Input,
+            n => new LoraConfig { TargetModules = TargetModules.Of("c_attn", "c_proj"), UseDora = true, R = 4, InitLoraWeights = Init(n) }, MixedBatches: false),
+        new("llama-lora-q-v", g => TestLlama.Create(g), TestLlama.Input,
+            n => new LoraConfig { TargetModules = TargetModules.Of("q_proj", "v_proj"), R = 4, LoraAlpha = 8, InitLoraWeights = Init(n) }),
+        new("llama-lora-all-linear-rslora", g => TestLlama.Create(g), TestLlama.Input,
+            n => new LoraConfig { TargetModules = TargetModules.AllLinear, R = 2, UseRslora = true, InitLoraWeights = Init(n) }),
+        new("llama-dora-mlp-layer0", g => TestLlama.Create(g), TestLlama.Input,
+            n => new LoraConfig { TargetModules = TargetModules.Of("gate_proj", "up_proj", "down_proj"), LayersToTransform = [0], UseDora = true, R = 2, InitLoraWeights = Init(n) },
+            MixedBatches: false),
+    ];
+
+    public static TheoryData<string> Names => new(All.Select(c => c.Name));
+
+    public static PeftCase Get(string name) => All.Single(c => c.Name == name);
+}
