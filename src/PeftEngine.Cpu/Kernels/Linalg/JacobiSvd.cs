@@ -1,0 +1,194 @@
+using System.Numerics;
+using System.Numerics.Tensors;
+
+namespace PeftEngine.Cpu;
+
+/// <summary>
+/// Thin SVD of one row-major m×n matrix of doubles by one-sided (Hestenes) Jacobi: columns a_i, a_j are
+/// rotated until every pair is orthogonal; then σ_i = ‖a_i‖, u_i = a_i / σ_i and V is the product of the
+/// rotations. Columns are stored as contiguous rows (SIMD dot products and rotations), and each sweep visits
+/// the pairs in round-robin order: n/2 disjoint pairs per step, rotated in parallel. A tall matrix
+/// (m ≥ 1.25·n) is first reduced to its n×n R factor by Householder QR (A = Q·R, U = Q·U_R); a wide one is
+/// transposed.
+/// </summary>
+/// <remarks>Fast path of IBackend.Svd; LAPACK: dgesvj; PyTorch: torch.linalg.svd(full_matrices=False).
+/// One-sided Jacobi computes small singular values to high relative accuracy.</remarks>
+internal static unsafe class JacobiSvd
+{
+    private const int MaxSweeps = 40;
+
+    /// <summary>u (m×k), s (k), vh (k×n), k = min(m, n); u and vh are skipped when null.</summary>
+    public static void Decompose(double* a, int m, int n, double* u, double* s, double* vh)
+    {
+        if (m < n)
+        {
+            // A = (Aᵀ)ᵀ = (U' S V'ᵀ)ᵀ = V' S U'ᵀ: u = V', vh = U'ᵀ
+            var at = new double[(long)n * m];
+            for (int i = 0; i < m; i++)
+                for (int j = 0; j < n; j++) at[(long)j * m + i] = a[(long)i * n + j];
+            var ut = u == null ? null : new double[(long)n * m];
+            var vt = vh == null ? null : new double[(long)m * m];
+            fixed (double* pat = at, put = ut, pvt = vt)
+                Tall(pat, n, m, put, s, pvt);
+            if (ut is not null) // vh (m×n) = U'ᵀ where U' is n×m
+                for (int i = 0; i < m; i++)
+                    for (int j = 0; j < n; j++) vh[(long)i * n + j] = ut[(long)j * m + i];
+            if (vt is not null) // u (m×m) = V' = (V'ᵀ)ᵀ
+                for (int i = 0; i < m; i++)
+                    for (int j = 0; j < m; j++) u[(long)i * m + j] = vt[(long)j * m + i];
+            return;
+        }
+        Tall(a, m, n, u, s, vh);
+    }
+
+    /// <summary>m ≥ n.</summary>
+    private static void Tall(double* a, int m, int n, double* u, double* s, double* vh)
+    {
+        bool wantUV = u != null || vh != null;
+        if (m >= n + n / 4 && n > 0)
+        {
+            var q = new double[(long)m * n];
+            var r = new double[(long)n * n];
+            var ur = new double[(long)n * n];
+            fixed (double* pq = q, pr = r, pur = ur)
+            {
+                HouseholderQr.Decompose(a, m, n, pq, pr, complete: false);
+                Square(pr, n, n, wantUV ? pur : null, s, vh);
+                if (u != null) MultiplyRows(pq, m, n, pur, n, u); // U = Q · U_R
+            }
+            return;
+        }
+        Square(a, m, n, u, s, vh);
+    }
+
+    /// <summary>Jacobi on an m×n matrix, m ≥ n, without preconditioning.</summary>
+    private static void Square(double* a, int m, int n, double* u, double* s, double* vh)
+    {
+        var g = new double[(long)n * m]; // g[j·m + i] = a[i, j]
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++) g[(long)j * m + i] = a[(long)i * n + j];
+        bool wantV = vh != null;
+        var v = wantV ? new double[(long)n * n] : null; // v[j·n + i] = V[i, j]
+        if (v is not null) for (int j = 0; j < n; j++) v[(long)j * n + j] = 1;
+        fixed (double* pg = g, pv = v)
+        {
+            double* cols = pg, vcols = pv;
+            int slots = n + (n & 1);               // an odd n gets one idle slot per step
+            var ring = Enumerable.Range(0, slots).ToArray();
+            var rotations = new int[1];
+            for (int sweep = 0; sweep < MaxSweeps; sweep++)
+            {
+                rotations[0] = 0;
+                for (int step = 0; step < slots - 1; step++)
+                {
+                    var pairs = ring;
+                    CpuParallel.For(slots / 2, 6L * m, (p0, p1) =>
+                    {
+                        int done = 0;
+                        for (long p = p0; p < p1; p++)
+                        {
+                            int i = pairs[p], j = pairs[slots - 1 - p];
+                            if (i >= n || j >= n) continue;
+                            if (RotatePair(cols + (long)i * m, cols + (long)j * m, m, vcols == null ? null : vcols + (long)i * n, vcols == null ? null : vcols + (long)j * n, n))
+                                done++;
+                        }
+                        if (done > 0) Interlocked.Add(ref rotations[0], done);
+                    });
+                    ring = NextRound(ring);
+                }
+                if (rotations[0] == 0) break;
+            }
+            SvdFinish.FromColumns(cols, m, n, vcols, u, s, vh);
+        }
+    }
+
+    /// <summary>Round-robin schedule: slot 0 stays, the others move one place, so every pair meets once per sweep.</summary>
+    private static int[] NextRound(int[] ring)
+    {
+        var next = new int[ring.Length];
+        next[0] = ring[0];
+        for (int p = 1; p < ring.Length; p++) next[p == ring.Length - 1 ? 1 : p + 1] = ring[p];
+        return next;
+    }
+
+    /// <summary>Makes columns x and y orthogonal: with α = ‖x‖², β = ‖y‖², γ = x·y, ζ = (β - α) / 2γ and
+    /// t = sign(ζ) / (|ζ| + sqrt(1 + ζ²)), c = 1/sqrt(1 + t²), s = c·t: x' = c·x - s·y, y' = s·x + c·y
+    /// (the same rotation on V's columns). Returns false when the pair was already orthogonal.</summary>
+    private static bool RotatePair(double* x, double* y, int m, double* vx, double* vy, int n)
+    {
+        var (alpha, beta, gamma) = Dots(x, y, m);
+        if (Math.Abs(gamma) <= Tolerance(m) * Math.Sqrt(alpha * beta) || gamma == 0) return false;
+        double zeta = (beta - alpha) / (2 * gamma);
+        double t = (zeta >= 0 ? 1 : -1) / (Math.Abs(zeta) + Math.Sqrt(1 + zeta * zeta));
+        double c = 1 / Math.Sqrt(1 + t * t), s = c * t;
+        Rotate(x, y, m, c, s);
+        if (vx != null) Rotate(vx, vy, n, c, s);
+        return true;
+    }
+
+    /// <summary>Pairs with |x·y| ≤ tol·‖x‖·‖y‖ count as orthogonal: a few units of round-off in a length-m dot
+    /// product (a tighter bound would keep rotating round-off noise).</summary>
+    internal static double Tolerance(int m) => 4e-16 * Math.Sqrt(Math.Max(m, 1));
+
+    private static (double Alpha, double Beta, double Gamma) Dots(double* x, double* y, int m)
+    {
+        var va = Vector<double>.Zero;
+        var vb = Vector<double>.Zero;
+        var vg = Vector<double>.Zero;
+        int w = Vector<double>.Count, i = 0;
+        for (; i <= m - w; i += w)
+        {
+            var xv = Vector.Load(x + i);
+            var yv = Vector.Load(y + i);
+            va += xv * xv;
+            vb += yv * yv;
+            vg += xv * yv;
+        }
+        double a = Vector.Sum(va), b = Vector.Sum(vb), g = Vector.Sum(vg);
+        for (; i < m; i++)
+        {
+            a += x[i] * x[i];
+            b += y[i] * y[i];
+            g += x[i] * y[i];
+        }
+        return (a, b, g);
+    }
+
+    internal static void Rotate(double* x, double* y, int len, double c, double s)
+    {
+        int w = Vector<double>.Count, i = 0;
+        var vc = new Vector<double>(c);
+        var vs = new Vector<double>(s);
+        for (; i <= len - w; i += w)
+        {
+            var xv = Vector.Load(x + i);
+            var yv = Vector.Load(y + i);
+            (vc * xv - vs * yv).Store(x + i);
+            (vs * xv + vc * yv).Store(y + i);
+        }
+        for (; i < len; i++)
+        {
+            double xi = x[i], yi = y[i];
+            x[i] = c * xi - s * yi;
+            y[i] = s * xi + c * yi;
+        }
+    }
+
+    /// <summary>c (m×p) = a (m×k) · b (k×p), row-major, rows in parallel with SIMD multiply-adds.</summary>
+    internal static void MultiplyRows(double* a, int m, int k, double* b, int p, double* c)
+    {
+        CpuParallel.For(m, (long)k * p, (r0, r1) =>
+        {
+            for (long i = r0; i < r1; i++)
+            {
+                var row = new Span<double>(c + i * p, p);
+                row.Clear();
+                for (int l = 0; l < k; l++)
+                {
+                    double f = a[i * k + l];
+                    if (f != 0) TensorPrimitives.MultiplyAdd(new ReadOnlySpan<double>(b + (long)l * p, p), f, row, row);
+                }
+            }
+        });
+    }
+}
