@@ -6,10 +6,9 @@ namespace PeftEngine.Cpu;
 /// <summary>
 /// Thin SVD of one row-major m×n matrix of doubles by one-sided (Hestenes) Jacobi: columns a_i, a_j are
 /// rotated until every pair is orthogonal; then σ_i = ‖a_i‖, u_i = a_i / σ_i and V is the product of the
-/// rotations. Columns are stored as contiguous rows (SIMD dot products and rotations), and each sweep visits
-/// the pairs in round-robin order: n/2 disjoint pairs per step, rotated in parallel. A tall matrix
-/// (m ≥ 1.25·n) is first reduced to its n×n R factor by Householder QR (A = Q·R, U = Q·U_R); a wide one is
-/// transposed.
+/// rotations. Columns are stored as contiguous rows (SIMD dot products and rotations), visited in cache-sized
+/// blocks with disjoint block pairs in parallel. The matrix is first reduced by Householder QR (A = Q·R) and
+/// Jacobi runs on Rᵀ, which needs fewer sweeps than A itself; a wide matrix is transposed first.
 /// </summary>
 /// <remarks>Fast path of IBackend.Svd; LAPACK: dgesvj; PyTorch: torch.linalg.svd(full_matrices=False).
 /// One-sided Jacobi computes small singular values to high relative accuracy.</remarks>
@@ -41,66 +40,100 @@ internal static unsafe class JacobiSvd
         Tall(a, m, n, u, s, vh);
     }
 
-    /// <summary>m ≥ n.</summary>
+    /// <summary>
+    /// m ≥ n. Preconditioned by QR: A = Q·R, and Jacobi runs on W = Rᵀ (n×n), whose columns are R's rows
+    /// (contiguous already). With W = U'·Σ·V'ᵀ we get R = V'·Σ·U'ᵀ, so A = (Q·V')·Σ·U'ᵀ: U = Q·V', V = U'.
+    /// The triangular, column-graded W converges in fewer sweeps than A itself.
+    /// </summary>
     private static void Tall(double* a, int m, int n, double* u, double* s, double* vh)
     {
+        if (n == 0) return;
         bool wantUV = u != null || vh != null;
-        if (m >= n + n / 4 && n > 0)
+        var q = new double[(long)m * n];
+        var r = new double[(long)n * n];
+        var uw = wantUV ? new double[(long)n * n] : null;
+        var vw = wantUV ? new double[(long)n * n] : null;
+        fixed (double* pq = q, pr = r, puw = uw, pvw = vw)
         {
-            var q = new double[(long)m * n];
-            var r = new double[(long)n * n];
-            var ur = new double[(long)n * n];
-            fixed (double* pq = q, pr = r, pur = ur)
+            HouseholderQr.Decompose(a, m, n, pq, pr, complete: false);
+            var v = wantUV ? new double[(long)n * n] : null; // v[j·n + i] = V'[i, j]
+            if (v is not null) for (int j = 0; j < n; j++) v[(long)j * n + j] = 1;
+            fixed (double* pv = v)
             {
-                HouseholderQr.Decompose(a, m, n, pq, pr, complete: false);
-                Square(pr, n, n, wantUV ? pur : null, s, vh);
-                if (u != null) MultiplyRows(pq, m, n, pur, n, u); // U = Q · U_R
+                Orthogonalize(pr, n, n, pv);
+                SvdFinish.FromColumns(pr, n, n, pv, puw, s, pvw); // U' (n×n), Σ, V'ᵀ (n×n)
             }
-            return;
+            if (!wantUV) return;
+            if (vh != null) // V = U', so Vh = U'ᵀ
+                for (int i = 0; i < n; i++)
+                    for (int j = 0; j < n; j++) vh[(long)i * n + j] = puw[(long)j * n + i];
+            if (u != null)
+            {
+                var vp = new double[(long)n * n]; // V' = (V'ᵀ)ᵀ
+                for (int i = 0; i < n; i++)
+                    for (int j = 0; j < n; j++) vp[(long)i * n + j] = pvw[(long)j * n + i];
+                fixed (double* pvp = vp)
+                    MultiplyRows(pq, m, n, pvp, n, u);        // U = Q·V'
+            }
         }
-        Square(a, m, n, u, s, vh);
     }
 
-    /// <summary>Jacobi on an m×n matrix, m ≥ n, without preconditioning.</summary>
-    private static void Square(double* a, int m, int n, double* u, double* s, double* vh)
+    /// <summary>
+    /// Rotates the n columns (column j at cols + j·len) until every pair is orthogonal, accumulating the
+    /// rotations into V's columns (vcols, may be null). Blocked for the cache: columns are grouped in blocks
+    /// of bs; each sweep first orthogonalizes the pairs inside every block, then visits the block pairs in
+    /// round-robin order (disjoint block pairs in parallel), rotating each column of one block against each
+    /// column of the other while both blocks sit in cache.
+    /// </summary>
+    private static void Orthogonalize(double* cols, int len, int n, double* vcols)
     {
-        var g = new double[(long)n * m]; // g[j·m + i] = a[i, j]
-        for (int i = 0; i < m; i++)
-            for (int j = 0; j < n; j++) g[(long)j * m + i] = a[(long)i * n + j];
-        bool wantV = vh != null;
-        var v = wantV ? new double[(long)n * n] : null; // v[j·n + i] = V[i, j]
-        if (v is not null) for (int j = 0; j < n; j++) v[(long)j * n + j] = 1;
-        fixed (double* pg = g, pv = v)
+        int bs = Math.Clamp(32768 / Math.Max(1, len + (vcols == null ? 0 : n)), 2, 32);
+        int nb = (n + bs - 1) / bs;
+        int slots = nb + (nb & 1);                 // an odd block count gets one idle slot per step
+        var rotations = new int[1];
+        long pairWork = 6L * len;
+        for (int sweep = 0; sweep < MaxSweeps; sweep++)
         {
-            double* cols = pg, vcols = pv;
-            int slots = n + (n & 1);               // an odd n gets one idle slot per step
-            var ring = Enumerable.Range(0, slots).ToArray();
-            var rotations = new int[1];
-            for (int sweep = 0; sweep < MaxSweeps; sweep++)
+            rotations[0] = 0;
+            CpuParallel.For(nb, pairWork * bs * bs / 2, (b0, b1) =>
             {
-                rotations[0] = 0;
-                for (int step = 0; step < slots - 1; step++)
+                int done = 0;
+                for (long b = b0; b < b1; b++)
                 {
-                    var pairs = ring;
-                    CpuParallel.For(slots / 2, 6L * m, (p0, p1) =>
-                    {
-                        int done = 0;
-                        for (long p = p0; p < p1; p++)
-                        {
-                            int i = pairs[p], j = pairs[slots - 1 - p];
-                            if (i >= n || j >= n) continue;
-                            if (RotatePair(cols + (long)i * m, cols + (long)j * m, m, vcols == null ? null : vcols + (long)i * n, vcols == null ? null : vcols + (long)j * n, n))
-                                done++;
-                        }
-                        if (done > 0) Interlocked.Add(ref rotations[0], done);
-                    });
-                    ring = NextRound(ring);
+                    int lo = (int)b * bs, hi = Math.Min(n, lo + bs);
+                    for (int i = lo; i < hi; i++)
+                        for (int j = i + 1; j < hi; j++)
+                            if (RotateColumns(cols, len, vcols, n, i, j)) done++;
                 }
-                if (rotations[0] == 0) break;
+                if (done > 0) Interlocked.Add(ref rotations[0], done);
+            });
+            var ring = Enumerable.Range(0, slots).ToArray();
+            for (int step = 0; step < slots - 1; step++)
+            {
+                var pairs = ring;
+                CpuParallel.For(slots / 2, pairWork * bs * bs, (p0, p1) =>
+                {
+                    int done = 0;
+                    for (long p = p0; p < p1; p++)
+                    {
+                        int bi = pairs[p], bj = pairs[slots - 1 - p];
+                        if (bi >= nb || bj >= nb) continue;
+                        int iLo = bi * bs, iHi = Math.Min(n, iLo + bs), jLo = bj * bs, jHi = Math.Min(n, jLo + bs);
+                        for (int i = iLo; i < iHi; i++)
+                            for (int j = jLo; j < jHi; j++)
+                                if (RotateColumns(cols, len, vcols, n, Math.Min(i, j), Math.Max(i, j))) done++;
+                    }
+                    if (done > 0) Interlocked.Add(ref rotations[0], done);
+                });
+                ring = NextRound(ring);
             }
-            SvdFinish.FromColumns(cols, m, n, vcols, u, s, vh);
+            if (rotations[0] == 0) break;
         }
     }
+
+    private static bool RotateColumns(double* cols, int len, double* vcols, int n, int i, int j) =>
+        RotatePair(cols + (long)i * len, cols + (long)j * len, len,
+            vcols == null ? null : vcols + (long)i * n, vcols == null ? null : vcols + (long)j * n, n);
 
     /// <summary>Round-robin schedule: slot 0 stays, the others move one place, so every pair meets once per sweep.</summary>
     private static int[] NextRound(int[] ring)
