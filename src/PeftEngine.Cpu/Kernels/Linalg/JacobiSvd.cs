@@ -1,4 +1,4 @@
-using System.Numerics;
+using System.Runtime.Intrinsics;
 using System.Numerics.Tensors;
 
 namespace PeftEngine.Cpu;
@@ -165,19 +165,21 @@ internal static unsafe class JacobiSvd
 
     private static (double Alpha, double Beta, double Gamma) Dots(double* x, double* y, int m)
     {
-        var va = Vector<double>.Zero;
-        var vb = Vector<double>.Zero;
-        var vg = Vector<double>.Zero;
-        int w = Vector<double>.Count, i = 0;
-        for (; i <= m - w; i += w)
-        {
-            var xv = Vector.Load(x + i);
-            var yv = Vector.Load(y + i);
-            va += xv * xv;
-            vb += yv * yv;
-            vg += xv * yv;
-        }
-        double a = Vector.Sum(va), b = Vector.Sum(vb), g = Vector.Sum(vg);
+        // α = x·x, β = y·y, γ = x·y in one pass, 8 doubles per step
+        var va = Vector512<double>.Zero;
+        var vb = Vector512<double>.Zero;
+        var vg = Vector512<double>.Zero;
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated)
+            for (; i <= m - 8; i += 8)
+            {
+                var xv = Vector512.Load(x + i);
+                var yv = Vector512.Load(y + i);
+                va = Vector512.FusedMultiplyAdd(xv, xv, va);
+                vb = Vector512.FusedMultiplyAdd(yv, yv, vb);
+                vg = Vector512.FusedMultiplyAdd(xv, yv, vg);
+            }
+        double a = Vector512.Sum(va), b = Vector512.Sum(vb), g = Vector512.Sum(vg);
         for (; i < m; i++)
         {
             a += x[i] * x[i];
@@ -187,17 +189,21 @@ internal static unsafe class JacobiSvd
         return (a, b, g);
     }
 
+    /// <summary>x := c·x - s·y and y := s·x + c·y elementwise (a plane rotation of two rows).</summary>
     internal static void Rotate(double* x, double* y, int len, double c, double s)
     {
-        int w = Vector<double>.Count, i = 0;
-        var vc = new Vector<double>(c);
-        var vs = new Vector<double>(s);
-        for (; i <= len - w; i += w)
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated)
         {
-            var xv = Vector.Load(x + i);
-            var yv = Vector.Load(y + i);
-            (vc * xv - vs * yv).Store(x + i);
-            (vs * xv + vc * yv).Store(y + i);
+            var vc = Vector512.Create(c);
+            var vs = Vector512.Create(s);
+            for (; i <= len - 8; i += 8)
+            {
+                var xv = Vector512.Load(x + i);
+                var yv = Vector512.Load(y + i);
+                (vc * xv - vs * yv).Store(x + i);
+                (vs * xv + vc * yv).Store(y + i);
+            }
         }
         for (; i < len; i++)
         {
