@@ -101,10 +101,15 @@ public static class Spectral
     private static Tensor Transform2(Tensor x, bool inverse, string op)
     {
         RequireComplex(x, op, rank: 3);
-        using var rows = Transform(x, inverse, op);          // along w
+        // one cast to f64 for both passes (the f64 passes then cast nothing), one cast back at the end
+        using var owned = x.DType == DType.F64 ? null : Ops.Cast(x, DType.F64);
+        var src = owned ?? x;
+        using var rows = Transform(src, inverse, op);        // along w
         using var t = Ops.Transpose(rows, -3, -2);            // (..., h, w, 2) -> (..., w, h, 2)
         using var cols = Transform(t, inverse, op);           // along h
-        return Ops.Transpose(cols, -3, -2);                   // back to (..., h, w, 2)
+        var y = Ops.Transpose(cols, -3, -2);                  // back to (..., h, w, 2)
+        if (x.DType == DType.F64) return y;
+        using (y) return Ops.Cast(y, x.DType);
     }
 
     private static Tensor Transform(Tensor x, bool inverse, string op)
