@@ -44,6 +44,22 @@ public class MatrixFunctionTests
     }
 
     [Fact]
+    public void F32InputsComputeInF64AndReturnF32()
+    {
+        using var a = TestData.Uniform(12, new Shape(2, 5, 5), lo: -2, hi: 2);
+        using var a32 = a.To(DType.F32);
+        using var e64 = Linalg.MatrixExp(a);
+        using var e32 = Linalg.MatrixExp(a32);
+        Assert.Equal(DType.F32, e32.DType);
+        TestData.AssertClose(e64.ToDoubleArray(), e32.ToDoubleArray(), 1e-5, 1e-5);
+        using var at = Ops.Transpose(a32, -1, -2);
+        using var sym = Ops.Add(a32, at);
+        using var eig = Linalg.Eigh(sym);
+        Assert.Equal(DType.F32, eig.Eigenvalues.DType);
+        AssertOrthonormalColumns(eig.Eigenvectors, 1e-6);
+    }
+
+    [Fact]
     public void MatrixExpGradient()
     {
         TestData.AssertGradients(x => Linalg.MatrixExp(x[0]), [TestData.Param(3, 4, 4)], 1e-5);
