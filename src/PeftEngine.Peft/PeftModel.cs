@@ -48,8 +48,11 @@ public sealed partial class PeftModel : Module, ICausalLanguageModel
         return peft;
     }
 
-    /// <summary>Wraps a language model; the result is itself an <see cref="ICausalLanguageModel"/>.</summary>
-    public static PeftModel Create(ICausalLanguageModel model, PeftConfig config, string adapterName = "default", Generator? generator = null)
+    /// <summary>Wraps a language model whose module tree is <see cref="ICausalLanguageModel.Module"/>; the result is
+    /// itself an <see cref="ICausalLanguageModel"/> (a model that is both a Module and the contract can go through
+    /// <see cref="Create(Module, PeftConfig, string, Generator?)"/> too).</summary>
+    /// <remarks>HF: PeftModelForCausalLM (get_peft_model with task_type="CAUSAL_LM").</remarks>
+    public static PeftModel ForCausalLm(ICausalLanguageModel model, PeftConfig config, string adapterName = "default", Generator? generator = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         var peft = new PeftModel(model.Module, model);

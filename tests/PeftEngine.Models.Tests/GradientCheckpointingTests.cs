@@ -43,6 +43,34 @@ public class GradientCheckpointingTests
     }
 
     [Fact]
+    public void Gpt2CheckpointedGradientsEqualThePlainOnesWithPaddingAndDropout()
+    {
+        using var expected = Gpt2Fixture.OpenExpected();
+        using var ids = expected.Load("ids");
+        using var labels = expected.Load("labels");
+        using var mask = Tensor.FromArray(new long[] { 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0 }, 2, 7);
+        var config = (IO.Gpt2Config)IO.HfConfig.Load(Gpt2Fixture.Directory) with { AttnPdrop = 0.2, ResidPdrop = 0.1 };
+
+        Dictionary<string, double[]> Run(bool checkpointing, ulong seed = 77)
+        {
+            using var model = Gpt2Model.FromPretrained(Gpt2Fixture.Directory);
+            using var dropped = new Gpt2Model(config, generator: new Generator(seed));   // its dropout draws from this generator
+            using (var state = model.StateDict()) dropped.LoadStateDict(state);
+            dropped.Train();
+            dropped.GradientCheckpointing = checkpointing;
+            using (var loss = dropped.Loss(ids, labels, mask)) loss.Backward();
+            return dropped.NamedParameters().ToDictionary(np => np.Name, np => np.Parameter.Grad!.ToDoubleArray());
+        }
+
+        var plain = Run(false);
+        var checkpointed = Run(true);
+        var otherMasks = Run(false, seed: 78);
+        Assert.NotEqual(plain["transformer.h.0.attn.c_attn.weight"], otherMasks["transformer.h.0.attn.c_attn.weight"]);   // dropout is live
+        foreach (var (name, grad) in plain)
+            TestData.AssertClose(grad, checkpointed[name], atol: 1e-7, rtol: 1e-6, what: "gpt2 " + name);
+    }
+
+    [Fact]
     public void InEvaluationModeTheOptionIsIgnored()
     {
         using var model = LlamaModel.FromPretrained(LlamaFixture.Directory("llama"));

@@ -21,7 +21,7 @@ public class LlamaGgufTests
     ];
 
     /// <summary>Writes the fixture <paramref name="name"/> as a GGUF file the way llama.cpp would.</summary>
-    internal static void WriteGguf(string name, string path, string? architecture = null)
+    internal static void WriteGguf(string name, string path, string? architecture = null, DType? matrixDType = null)
     {
         var config = (RopeDecoderConfig)HfConfig.Load(Path.Combine(LlamaFixture.Directory(name), "config.json"));
         string arch = architecture ?? (config.ModelType == "qwen2" ? "qwen2" : "llama");   // Mistral is written as llama
@@ -48,6 +48,7 @@ public class LlamaGgufTests
             var t = st.Load(hf);
             owned.Add(t);
             if (permute && permuteHeads is int heads) { t = LlamaQkPermutation.Apply(t, heads); owned.Add(t); }
+            if (matrixDType is DType md && t.Rank == 2) { t = Ops.Cast(t, md); owned.Add(t); }   // as llama.cpp's f16 / bf16 outtypes
             w.AddTensor(gguf, t);
         }
         Add("token_embd.weight", "model.embed_tokens.weight");
@@ -103,6 +104,35 @@ public class LlamaGgufTests
             using var got = fromGguf.Forward(ids);
             // rope_freqs is stored in float32, so llama3-scaled angles differ by ~1e-7 relative
             TestData.AssertClose(want.ToDoubleArray(), got.ToDoubleArray(), atol: 1e-5, rtol: 1e-5, what: name + " logits");
+        }
+        finally { File.Delete(path); }
+    }
+
+    [Theory]
+    [InlineData(DType.F16)]
+    [InlineData(DType.BF16)]
+    public void HalfPrecisionGgufMatricesLoadAsTheRoundedWeights(DType storage)
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"half-{Guid.NewGuid():N}.gguf");
+        try
+        {
+            WriteGguf("llama", path, matrixDType: storage);
+            using var fromGguf = LlamaModel.FromGguf(path);
+            using var rounded = LlamaModel.FromPretrained(LlamaFixture.Directory("llama"));
+            using (GradMode.Disable())
+                foreach (var (_, p) in rounded.NamedParameters().Where(np => np.Parameter.Data.Rank == 2))
+                {
+                    using var half = Ops.Cast(p.Data, storage);
+                    using var back = Ops.Cast(half, DType.F32);
+                    Ops.CopyInPlace(p.Data, back);
+                }
+            var want = rounded.NamedParameters().ToDictionary(np => np.Name, np => np.Parameter);
+            foreach (var (pname, p) in fromGguf.NamedParameters())
+                Assert.Equal(want[pname].Data.ToDoubleArray(), p.Data.ToDoubleArray());
+            using var ids = Tensor.FromArray(new long[] { 3, 1, 4, 1, 5, 9 }, 1, 6);
+            using var a = rounded.Forward(ids);
+            using var b = fromGguf.Forward(ids);
+            TestData.AssertClose(a.ToDoubleArray(), b.ToDoubleArray(), atol: 1e-5, rtol: 1e-5, what: storage.Name());
         }
         finally { File.Delete(path); }
     }

@@ -243,4 +243,31 @@ public class LoraMathTests
         peft.UnmergeAdapter();
         TestData.AssertClose(before, Run(peft, x), 1e-5, 1e-5);
     }
+
+    [Fact]
+    public void Conv1dUpdateIsBTimesAOverEveryKernelTap()
+    {
+        // ΔW[o, c, k] = s · Σ_r B[o, r, 0] · A[r, c, k]; merged conv == conv + LoRA branch
+        var conv = new Conv1d(2, 3, 3, padding: 1, generator: new Generator(4));
+        var (peft, layer) = Wrap(conv, new LoraConfig { R = 2, LoraAlpha = 3, InitLoraWeights = LoraInit.Random });
+        using (peft)
+        {
+            var (a, b) = layer.Factors("default");
+            Assert.Equal(new Shape(2, 2, 3), a.Shape);
+            Assert.Equal(new Shape(3, 2, 1), b.Shape);
+            float[] av = a.Data.ToFloatArray(), bv = b.Data.ToFloatArray();
+            var expected = new double[3 * 2 * 3];
+            for (int o = 0; o < 3; o++)
+                for (int c = 0; c < 2; c++)
+                    for (int k = 0; k < 3; k++)
+                        for (int r = 0; r < 2; r++)
+                            expected[(o * 2 + c) * 3 + k] += 1.5 * bv[o * 2 + r] * av[(r * 2 + c) * 3 + k];
+            using var delta = layer.DeltaWeight("default");
+            TestData.AssertClose(expected, delta.ToDoubleArray(), 1e-6, 1e-5);
+            using var x = Tensor.FromArray(Enumerable.Range(0, 2 * 2 * 5).Select(i => MathF.Cos(i)).ToArray(), 2, 2, 5);
+            var unmerged = Run(peft, x);
+            peft.MergeAdapter();
+            TestData.AssertClose(unmerged, Run(peft, x), 1e-5, 1e-5);
+        }
+    }
 }

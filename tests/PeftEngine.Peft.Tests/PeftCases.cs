@@ -59,6 +59,13 @@ public static class PeftCases
             }),
         new("gpt2-dora-c_attn-c_proj", g => TestGpt2.Create(g), TestGpt2.Input,
             n => new LoraConfig { TargetModules = TargetModules.Of("c_attn", "c_proj"), UseDora = true, R = 4, InitLoraWeights = Init(n) }, MixedBatches: false),
+        new("llama-lora-q-v", g => TestLlama.Create(g), TestLlama.Input,
+            n => new LoraConfig { TargetModules = TargetModules.Of("q_proj", "v_proj"), R = 4, LoraAlpha = 8, InitLoraWeights = Init(n) }),
+        new("llama-lora-all-linear-rslora", g => TestLlama.Create(g), TestLlama.Input,
+            n => new LoraConfig { TargetModules = TargetModules.AllLinear, R = 2, UseRslora = true, InitLoraWeights = Init(n) }),
+        new("llama-dora-mlp-layer0", g => TestLlama.Create(g), TestLlama.Input,
+            n => new LoraConfig { TargetModules = TargetModules.Of("gate_proj", "up_proj", "down_proj"), LayersToTransform = [0], UseDora = true, R = 2, InitLoraWeights = Init(n) },
+            MixedBatches: false),
     ];
 
     public static TheoryData<string> Names => new(All.Select(c => c.Name));

@@ -127,4 +127,17 @@ public class TargetMatchingTests
         Assert.True(peft.NamedParameters().Single(np => np.Name == "base_model.model.lin1.modules_to_save.default.weight").Parameter.RequiresGrad);
         Assert.False(peft.NamedParameters().Single(np => np.Name == "base_model.model.lin1.original_module.weight").Parameter.RequiresGrad);
     }
+
+    [Fact]
+    public void WithoutTargetModulesHfsDefaultsPerArchitectureApply()
+    {
+        using var gpt = PeftModel.Create(TestGpt2.Create(new Generator(1)), new LoraConfig());
+        Assert.Equal(["transformer.h.0.attn.c_attn", "transformer.h.1.attn.c_attn"], gpt.TunerLayers().Select(l => l.Path).ToList());
+        Assert.Equal(TargetModules.Of("c_attn"), ((LoraConfig)gpt.PeftConfigs["default"]).TargetModules);
+        using var llama = PeftModel.Create(TestLlama.Create(new Generator(1)), new LoraConfig());
+        Assert.Equal(4, llama.TunerLayers().Count());
+        Assert.All(llama.TunerLayers(), l => Assert.Matches(@"self_attn\.(q|v)_proj$", l.Path));
+        var e = Assert.Throws<ArgumentException>(() => PeftModel.Create(new TestMlp(new Generator(1)), new LoraConfig()));
+        Assert.Contains("no default for TestMlp", e.Message);
+    }
 }

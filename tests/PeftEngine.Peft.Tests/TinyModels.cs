@@ -98,3 +98,29 @@ internal static class TestGpt2
         return Tensor.FromArray(ids, 3, 5);
     }
 }
+
+/// <summary>Tiny LLaMA (vocabulary 40, 2 layers, width 16, 4 query heads over 2 key/value heads, untied head).</summary>
+internal static class TestLlama
+{
+    public static RopeDecoderConfig Config { get; } = (RopeDecoderConfig)HfConfig.Parse(
+        "{\"model_type\":\"llama\",\"vocab_size\":40,\"hidden_size\":16,\"intermediate_size\":24,\"num_hidden_layers\":2,"
+        + "\"num_attention_heads\":4,\"num_key_value_heads\":2,\"max_position_embeddings\":32,\"rms_norm_eps\":1e-6,"
+        + "\"hidden_act\":\"silu\",\"tie_word_embeddings\":false}");
+
+    public static LlamaModel Create(Generator generator)
+    {
+        var model = new LlamaModel(Config, generator: generator);
+        using (GradMode.Disable())
+            foreach (var (name, p) in model.NamedParameters())
+                if (!name.Contains("norm"))
+                    Ops.MulInPlace(p, 10);   // N(0, 0.02²) -> N(0, 0.2²): attention far from uniform
+        return model;
+    }
+
+    public static Tensor Input()
+    {
+        var ids = new long[3 * 5];
+        for (int i = 0; i < ids.Length; i++) ids[i] = (i * 11 + 5) % 40;
+        return Tensor.FromArray(ids, 3, 5);
+    }
+}

@@ -57,3 +57,14 @@ public sealed class ModelKvCache(IReadOnlyList<KvCache> layers) : IDisposable
         foreach (var layer in Layers) layer.Dispose();
     }
 }
+
+/// <summary>A causal LM that also takes explicit positions per row, so that a left-padded row counts its
+/// positions from its first real token (what generation of a padded batch needs).</summary>
+/// <remarks>HF: the position_ids argument of the model's forward, as generate() computes it from the
+/// attention mask (cumsum - 1).</remarks>
+public interface IPositionedCausalLanguageModel : ICausalLanguageModel
+{
+    /// <summary>As <see cref="ICausalLanguageModel.Forward"/>, with <paramref name="positionIds"/> (B, T) I64 giving
+    /// each new token's position (null: cached .. cached + T - 1).</summary>
+    Tensor Forward(Tensor ids, Tensor? attentionMask, ModelKvCache? cache, Tensor? positionIds);
+}

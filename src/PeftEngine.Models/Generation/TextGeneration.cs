@@ -16,9 +16,10 @@ public sealed record GenerationResult(long[][] Sequences, int[] NewTokens, bool[
 /// each chosen greedily or by seeded sampling after the config's logits processors.
 /// </summary>
 /// <remarks>HF: model.generate(input_ids, attention_mask, generation_config, streamer) with a static cache.
-/// Prompts of a batch have equal length; shorter prompts may be left-padded with an attention mask of zeros,
-/// in which case positions still count the padding (unlike HF's generate, which shifts position ids), so a
-/// padded row is close to but not bit-equal with the same prompt run alone.</remarks>
+/// Prompts of a batch have equal length; shorter prompts may be left-padded with an attention mask of zeros. For a
+/// model that takes position ids (<see cref="IPositionedCausalLanguageModel"/>) each row then counts its positions
+/// from its first real token, as HF's generate does (position_ids = cumsum(mask) - 1, padding at 1), so a padded row
+/// generates what its prompt generates alone.</remarks>
 public static class TextGeneration
 {
     /// <summary>Generates up to <see cref="GenerationConfig.MaxNewTokens"/> tokens after each prompt row.</summary>
@@ -60,8 +61,11 @@ public static class TextGeneration
             for (int step = 0; step < maxNew; step++)
             {
                 using var mask = maskRows is null ? null : MaskTensor(maskRows, b, t + step);   // (B, S)
+                using var positions = maskRows is null || model is not IPositionedCausalLanguageModel ? null
+                    : PositionIds(maskRows, input.Shape[1]);                           // (B, n)
                 long[] chosen;
-                using (var logits = model.Forward(input, mask, cache))             // (B, n, V)
+                using (var logits = positions is null ? model.Forward(input, mask, cache)
+                           : ((IPositionedCausalLanguageModel)model).Forward(input, mask, cache, positions))   // (B, n, V)
                 using (var last = Ops.Select(logits, 1, logits.Shape[1] - 1))      // (B, n, V) -> (B, V)
                     chosen = Choose(last.ToDoubleArray(), b, model.VocabSize, sequences, processors, config.DoSample, generator);
                 for (int r = 0; r < b; r++)
@@ -104,6 +108,24 @@ public static class TextGeneration
     {
         var real = AttentionMasks.ReadMask(mask, b, t);
         return Enumerable.Range(0, b).Select(r => real.AsSpan(r * t, t).ToArray().Select(x => x ? 1L : 0L).ToList()).ToArray();
+    }
+
+    /// <summary>HF's position ids for the last <paramref name="n"/> columns of the mask: the count of real tokens
+    /// so far minus one, and 1 at padding.</summary>
+    private static Tensor PositionIds(List<long>[] rows, int n)
+    {
+        var ids = new long[rows.Length * n];
+        for (int r = 0; r < rows.Length; r++)
+        {
+            long seen = 0;
+            int s = rows[r].Count;
+            for (int j = 0; j < s; j++)
+            {
+                seen += rows[r][j];
+                if (j >= s - n) ids[r * n + j - (s - n)] = rows[r][j] == 0 ? 1 : seen - 1;
+            }
+        }
+        return Tensor.FromArray(ids, rows.Length, n);
     }
 
     private static Tensor MaskTensor(List<long>[] rows, int b, int s)

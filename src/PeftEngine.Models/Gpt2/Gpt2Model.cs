@@ -10,7 +10,7 @@ namespace PeftEngine.Models;
 /// </summary>
 /// <remarks>HF: transformers.GPT2LMHeadModel. The loss is HF's causal LM loss: position t predicts label t+1,
 /// labels equal to -100 are ignored, the mean is over the rest.</remarks>
-public sealed partial class Gpt2Model : Module, ICausalLanguageModel
+public sealed partial class Gpt2Model : Module, ICausalLanguageModel, IPositionedCausalLanguageModel
 {
     /// <summary>Creates a randomly initialised model (GPT-2's initialisation) in training mode.</summary>
     /// <remarks>PyTorch/HF: GPT2LMHeadModel(config).</remarks>
@@ -33,6 +33,13 @@ public sealed partial class Gpt2Model : Module, ICausalLanguageModel
     /// <inheritdoc/>
     Module ICausalLanguageModel.Module => this;
 
+    /// <summary>Per-block gradient checkpointing (see <see cref="Gpt2Transformer.GradientCheckpointing"/>).</summary>
+    public bool GradientCheckpointing
+    {
+        get => Transformer.GradientCheckpointing;
+        set => Transformer.GradientCheckpointing = value;
+    }
+
     /// <inheritdoc/>
     public int VocabSize => Config.VocabSize;
 
@@ -50,6 +57,14 @@ public sealed partial class Gpt2Model : Module, ICausalLanguageModel
     {
         using var hidden = Transformer.Forward(ids, attentionMask, cache);   // (B, T) -> (B, T, C)
         return GetChild("lm_head").Forward(hidden);                          // (B, T, C) -> (B, T, V)
+    }
+
+    /// <inheritdoc/>
+    /// <remarks>HF: GPT2LMHeadModel(input_ids, attention_mask, position_ids, past_key_values).logits.</remarks>
+    public Tensor Forward(Tensor ids, Tensor? attentionMask, ModelKvCache? cache, Tensor? positionIds)
+    {
+        using var hidden = Transformer.Forward(ids, attentionMask, cache, positionIds);   // (B, T) -> (B, T, C)
+        return GetChild("lm_head").Forward(hidden);                                       // (B, T, C) -> (B, T, V)
     }
 
     /// <summary>The causal LM loss of <paramref name="ids"/> (B, T) against <paramref name="labels"/> (B, T) I64:

@@ -17,6 +17,7 @@ public sealed class Gpt2Transformer : Module
     {
         ArgumentNullException.ThrowIfNull(config);
         Config = config;
+        _dropoutGenerator = generator ?? Generator.Default;
         var wte = RegisterModule("wte", new Embedding(config.VocabSize, config.HiddenSize, dtype: dtype, generator: generator));
         var wpe = RegisterModule("wpe", new Embedding(config.MaxPositionEmbeddings, config.HiddenSize, dtype: dtype, generator: generator));
         RegisterModule("drop", new Dropout(config.EmbdPdrop, generator));
@@ -37,11 +38,18 @@ public sealed class Gpt2Transformer : Module
         }
     }
 
+    private readonly Generator _dropoutGenerator;
+
     /// <summary>The configuration the body was built from.</summary>
     public Gpt2Config Config { get; }
 
     /// <summary>The token embedding (V, C), also used as the output projection when embeddings are tied.</summary>
     public Embedding Wte => GetSubmodule<Embedding>("wte");
+
+    /// <summary>Recompute each block in backward instead of keeping its activations (training only; ignored
+    /// with a cache or without gradient recording).</summary>
+    /// <remarks>HF: model.gradient_checkpointing_enable().</remarks>
+    public bool GradientCheckpointing { get; set; }
 
     /// <summary>ids (B, T) I64 -> hidden states (B, T, C).</summary>
     public override Tensor Forward(Tensor ids) => Forward(ids, null, null);
@@ -52,7 +60,11 @@ public sealed class Gpt2Transformer : Module
     /// positions cached .. cached + T - 1.</summary>
     /// <remarks>HF: GPT2Model.forward(input_ids, attention_mask, past_key_values). Positions are not shifted past
     /// left padding (HF's forward without position_ids does the same).</remarks>
-    public Tensor Forward(Tensor ids, Tensor? attentionMask, ModelKvCache? cache)
+    /// <param name="ids">(B, T) I64.</param>
+    /// <param name="attentionMask">(B, S) or null.</param>
+    /// <param name="cache">The model's cache or null.</param>
+    /// <param name="positionIds">(B, T) I64 positions (HF position_ids), or null for cached .. cached + T - 1.</param>
+    public Tensor Forward(Tensor ids, Tensor? attentionMask, ModelKvCache? cache, Tensor? positionIds = null)
     {
         ArgumentNullException.ThrowIfNull(ids);
         if (ids.Rank != 2 || ids.DType != DType.I64)
@@ -66,15 +78,24 @@ public sealed class Gpt2Transformer : Module
 
         var wte = Wte;
         using var tokens = wte.Forward(ids);                                   // (B, T) -> (B, T, C)
-        using var positions = Ops.Arange(offset, s, dtype: DType.I64, device: ids.Device);   // (T)
-        using var pos = GetChild("wpe").Forward(positions);                    // (T) -> (T, C), broadcast over B
+        if (positionIds is not null && (positionIds.Shape != ids.Shape || positionIds.DType != DType.I64))
+            throw new ArgumentException($"Gpt2Transformer: position ids must be i64 with the ids' shape {ids.Shape}, got {positionIds.DType.Name()} {positionIds.Shape}");
+        using var positions = positionIds is null ? Ops.Arange(offset, s, dtype: DType.I64, device: ids.Device) : positionIds.Alias();   // (T) or (B, T)
+        using var pos = GetChild("wpe").Forward(positions);                    // (T) -> (T, C) broadcast over B, or (B, T) -> (B, T, C)
         using var summed = Ops.Add(tokens, pos);
         using var mask = AttentionMasks.Build(attentionMask, b, t, s, null, wte.Weight.DType);   // (B, 1, T, S) or null
         Tensor h = GetChild("drop").Forward(summed);
         int i = 0;
+        bool checkpoint = GradientCheckpointing && IsTraining && cache is null && GradMode.IsEnabled;
         foreach (var module in blocks)
         {
-            var next = module is Gpt2Block block ? block.Forward(h, mask, cache?.Layers[i]) : module.Forward(h);
+            // Checkpointed blocks get the mask as an input so that the recompute in backward still holds it;
+            // the dropout generator is rewound for the recompute, so dropout draws the same masks again.
+            Generator[] rng = [_dropoutGenerator];
+            var next = module is not Gpt2Block block ? module.Forward(h)
+                : !checkpoint ? block.Forward(h, mask, cache?.Layers[i])
+                : mask is null ? Checkpoint.Run(xs => block.Forward(xs[0], null, null), rng, h)
+                : Checkpoint.Run(xs => block.Forward(xs[0], xs[1], null), rng, h, mask);
             h.Dispose();
             h = next;
             i++;

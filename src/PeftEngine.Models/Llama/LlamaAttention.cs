@@ -46,15 +46,16 @@ public sealed class LlamaAttention : Module
     /// <param name="rotary">The model's rotary tables.</param>
     /// <param name="cache">This layer's cache, or null: the new keys/values are appended and attention covers
     /// all S = cached + T positions.</param>
-    public Tensor Forward(Tensor x, Tensor? mask, LlamaRotaryEmbedding rotary, KvCache? cache)
+    /// <param name="positionIds">(B, T) I64 rotary positions per row, or null for cached .. cached + T - 1.</param>
+    public Tensor Forward(Tensor x, Tensor? mask, LlamaRotaryEmbedding rotary, KvCache? cache, Tensor? positionIds = null)
     {
         ArgumentNullException.ThrowIfNull(rotary);
         if (x.Rank != 3) throw new ArgumentException($"LlamaAttention: input must be (B, T, C), got {x.Shape}");
         int b = x.Shape[0], t = x.Shape[1];
         int offset = cache?.Length ?? 0;
-        using var q = Heads("q_proj", x, NumHeads, rotary, offset);     // (B, H, T, D)
-        using var k = Heads("k_proj", x, NumKvHeads, rotary, offset);   // (B, Hkv, T, D)
-        using var v = Heads("v_proj", x, NumKvHeads, null, 0);          // (B, Hkv, T, D)
+        using var q = Heads("q_proj", x, NumHeads, rotary, offset, positionIds);     // (B, H, T, D)
+        using var k = Heads("k_proj", x, NumKvHeads, rotary, offset, positionIds);   // (B, Hkv, T, D)
+        using var v = Heads("v_proj", x, NumKvHeads, null, 0, null);                 // (B, Hkv, T, D)
         var (allK, allV) = cache is null ? ((Tensor?)null, (Tensor?)null) : cache.Append(k, v);   // (B, Hkv, S, D)
         using (allK)
         using (allV)
@@ -71,14 +72,14 @@ public sealed class LlamaAttention : Module
     public override Tensor Forward(Tensor x) =>
         throw new InvalidOperationException("LlamaAttention needs the model's rotary tables: call Forward(x, mask, rotary, cache)");
 
-    private Tensor Heads(string projection, Tensor x, int heads, LlamaRotaryEmbedding? rotary, int offset)
+    private Tensor Heads(string projection, Tensor x, int heads, LlamaRotaryEmbedding? rotary, int offset, Tensor? positionIds)
     {
         int b = x.Shape[0], t = x.Shape[1];
         using var p = GetChild(projection).Forward(x);          // (B, T, C) -> (B, T, n·D)
         using var split = Ops.Reshape(p, b, t, heads, HeadDim);   // (B, T, n·D) -> (B, T, n, D)
         var h = Ops.Transpose(split, 1, 2);                     // (B, T, n, D) -> (B, n, T, D)
         if (rotary is null) return h;
-        using (h) return rotary.Apply(h, offset);
+        using (h) return positionIds is null ? rotary.Apply(h, offset) : rotary.Apply(h, positionIds);
     }
 
     /// <inheritdoc/>

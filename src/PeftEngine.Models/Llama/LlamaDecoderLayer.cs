@@ -32,12 +32,12 @@ public sealed class LlamaDecoderLayer : Module
     /// <summary>The attention child.</summary>
     public LlamaAttention SelfAttention => GetSubmodule<LlamaAttention>("self_attn");
 
-    /// <summary>(B, T, C) -> (B, T, C); see <see cref="LlamaAttention.Forward(Tensor, Tensor?, LlamaRotaryEmbedding, KvCache?)"/>.</summary>
-    public Tensor Forward(Tensor x, Tensor? mask, LlamaRotaryEmbedding rotary, KvCache? cache)
+    /// <summary>(B, T, C) -> (B, T, C); see <see cref="LlamaAttention.Forward(Tensor, Tensor?, LlamaRotaryEmbedding, KvCache?, Tensor?)"/>.</summary>
+    public Tensor Forward(Tensor x, Tensor? mask, LlamaRotaryEmbedding rotary, KvCache? cache, Tensor? positionIds = null)
     {
         using var n1 = GetChild("input_layernorm").Forward(x);
         using var a = GetChild("self_attn") is LlamaAttention attn
-            ? attn.Forward(n1, mask, rotary, cache)
+            ? attn.Forward(n1, mask, rotary, cache, positionIds)
             : GetChild("self_attn").Forward(n1);
         using var h = Ops.Add(x, a);
         using var n2 = GetChild("post_attention_layernorm").Forward(h);

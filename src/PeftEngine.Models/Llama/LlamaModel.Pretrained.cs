@@ -31,7 +31,9 @@ public sealed partial class LlamaModel
             ? Path.Combine(directory, ShardedSafetensors.IndexFileName)
             : Path.Combine(directory, "model.safetensors");
         using var source = ShardedSafetensors.OpenDirectory(directory);
-        var model = new LlamaModel(config, dtype);
+        LlamaModel model;
+        try { model = new LlamaModel(config, dtype); }
+        catch (ArgumentException e) { throw new InvalidDataException($"LlamaModel.FromPretrained: '{configPath}' describes a model that cannot be built: {e.Message}", e); }
         try
         {
             WeightLoader.Load(model, new SafetensorsWeights(source), "LlamaModel.FromPretrained", file,

@@ -10,7 +10,7 @@ namespace PeftEngine.Models;
 /// and state dicts carry over.
 /// </summary>
 /// <remarks>HF: transformers.LlamaForCausalLM / MistralForCausalLM / Qwen2ForCausalLM.</remarks>
-public sealed partial class LlamaModel : Module, ICausalLanguageModel
+public sealed partial class LlamaModel : Module, ICausalLanguageModel, IPositionedCausalLanguageModel
 {
     /// <summary>Creates a randomly initialised model in training mode.</summary>
     /// <param name="config">A llama, mistral or qwen2 config.</param>
@@ -66,6 +66,14 @@ public sealed partial class LlamaModel : Module, ICausalLanguageModel
     {
         using var hidden = Transformer.Forward(ids, attentionMask, cache);   // (B, T) -> (B, T, C)
         return GetChild("lm_head").Forward(hidden);                          // (B, T, C) -> (B, T, V)
+    }
+
+    /// <inheritdoc/>
+    /// <remarks>HF: LlamaForCausalLM(input_ids, attention_mask, position_ids, past_key_values).logits.</remarks>
+    public Tensor Forward(Tensor ids, Tensor? attentionMask, ModelKvCache? cache, Tensor? positionIds)
+    {
+        using var hidden = Transformer.Forward(ids, attentionMask, cache, positionIds);   // (B, T) -> (B, T, C)
+        return GetChild("lm_head").Forward(hidden);                                       // (B, T, C) -> (B, T, V)
     }
 
     /// <inheritdoc/>

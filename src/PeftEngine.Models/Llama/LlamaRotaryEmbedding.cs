@@ -41,6 +41,33 @@ public sealed class LlamaRotaryEmbedding : IDisposable
         return Ops.ApplyRotary(x, cos, sin, offset);
     }
 
+    /// <summary>Rotates x (B, n, T, D) with a position per row and step, <paramref name="positionIds"/> (B, T) I64
+    /// (left-padded batches in generation, where each row counts its positions from its first real token).</summary>
+    /// <remarks>HF: apply_rotary_pos_emb with cos/sin gathered at position_ids. Composed of differentiable ops:
+    /// (x1, x2) -> (x1·cos - x2·sin, x2·cos + x1·sin) on the two halves of D.</remarks>
+    public Tensor Apply(Tensor x, Tensor positionIds)
+    {
+        int b = x.Shape[0], t = x.Shape[2], d = x.Shape[3], half = InverseFrequencies.Length;
+        if (positionIds.Rank != 2 || positionIds.Shape[0] != b || positionIds.Shape[1] != t || positionIds.DType != DType.I64)
+            throw new ArgumentException($"LlamaRotaryEmbedding: position ids must be (B = {b}, T = {t}) i64, got {positionIds.DType.Name()} {positionIds.Shape}");
+        if (d != 2 * half) throw new ArgumentException($"LlamaRotaryEmbedding: head dim {d} must be twice the {half} frequencies");
+        long max = (long)positionIds.ToDoubleArray().DefaultIfEmpty(0).Max();
+        var (cos, sin) = Tables(x.DType, (int)max + 1);
+        using var cosRows = Ops.Embedding(cos, positionIds);           // (B, T) -> (B, T, D/2)
+        using var sinRows = Ops.Embedding(sin, positionIds);
+        using var c = Ops.Unsqueeze(cosRows, 1);                       // (B, T, D/2) -> (B, 1, T, D/2)
+        using var sn = Ops.Unsqueeze(sinRows, 1);
+        using var x1 = Ops.Narrow(x, 3, 0, half);                      // (B, n, T, D/2)
+        using var x2 = Ops.Narrow(x, 3, half, half);
+        using var a1 = Ops.Mul(x1, c);
+        using var b1 = Ops.Mul(x2, sn);
+        using var y1 = Ops.Sub(a1, b1);                                // x1·cos - x2·sin
+        using var a2 = Ops.Mul(x2, c);
+        using var b2 = Ops.Mul(x1, sn);
+        using var y2 = Ops.Add(a2, b2);                                // x2·cos + x1·sin
+        return Ops.Cat([y1, y2], 3);                                   // (B, n, T, D)
+    }
+
     private (Tensor Cos, Tensor Sin) Tables(DType dtype, int positions)
     {
         if (positions > MaxPositions)

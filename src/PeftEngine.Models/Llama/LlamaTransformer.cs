@@ -62,7 +62,11 @@ public sealed class LlamaTransformer : Module
     /// tokens (1) and padding (0) over the S = cached + T positions; with a <paramref name="cache"/> the ids are
     /// the T newest positions.</summary>
     /// <remarks>HF: LlamaModel.forward(input_ids, attention_mask, past_key_values).last_hidden_state.</remarks>
-    public Tensor Forward(Tensor ids, Tensor? attentionMask, ModelKvCache? cache)
+    /// <param name="ids">(B, T) I64.</param>
+    /// <param name="attentionMask">(B, S) or null.</param>
+    /// <param name="cache">The model's cache or null.</param>
+    /// <param name="positionIds">(B, T) I64 rotary positions (HF position_ids), or null for cached .. cached + T - 1.</param>
+    public Tensor Forward(Tensor ids, Tensor? attentionMask, ModelKvCache? cache, Tensor? positionIds = null)
     {
         ArgumentNullException.ThrowIfNull(ids);
         if (ids.Rank != 2 || ids.DType != DType.I64)
@@ -94,10 +98,7 @@ public sealed class LlamaTransformer : Module
                         windowed[w] = mask = AttentionMasks.Build(attentionMask, b, t, s, w, dtype);
                 }
                 var layerCache = cache?.Layers[i];
-                // The mask is a checkpoint input so that the recompute in backward still holds it.
-                var next = !checkpoint ? layer.Forward(h, mask, Rotary, layerCache)
-                    : mask is null ? Checkpoint.Run(xs => layer.Forward(xs[0], null, Rotary, null), h)
-                    : Checkpoint.Run(xs => layer.Forward(xs[0], xs[1], Rotary, null), h, mask);
+                var next = checkpoint ? CheckpointedLayer(layer, h, mask, positionIds) : layer.Forward(h, mask, Rotary, layerCache, positionIds);
                 h.Dispose();
                 h = next;
                 i++;
@@ -109,6 +110,19 @@ public sealed class LlamaTransformer : Module
             h.Dispose();
             foreach (var m in windowed.Values) m?.Dispose();
         }
+    }
+
+    /// <summary>Runs a layer under gradient checkpointing; the mask and positions are checkpoint inputs so that
+    /// the recompute in backward still holds them.</summary>
+    private Tensor CheckpointedLayer(LlamaDecoderLayer layer, Tensor h, Tensor? mask, Tensor? positionIds)
+    {
+        var inputs = new List<Tensor> { h };
+        int maskAt = mask is null ? -1 : inputs.Count;
+        if (mask is not null) inputs.Add(mask);
+        int positionsAt = positionIds is null ? -1 : inputs.Count;
+        if (positionIds is not null) inputs.Add(positionIds);
+        return Checkpoint.Run(xs => layer.Forward(xs[0], maskAt < 0 ? null : xs[maskAt], Rotary, null, positionsAt < 0 ? null : xs[positionsAt]),
+            [.. inputs]);
     }
 
     /// <inheritdoc/>

@@ -29,6 +29,43 @@ public sealed class LoraTuner : ModuleTuner
         base.Inject(model, adapter, config, runtime, generator);
     }
 
+    /// <summary>HF's checks: only one LoRA adapter may train biases; GPT-2 Conv1D targets need
+    /// <c>fan_in_fan_out</c> (set with a warning, as HF does).</summary>
+    public override PeftConfig Prepare(Module model, PeftConfig config, IReadOnlyCollection<PeftConfig> existing, int? vocabSize)
+    {
+        var lora = (LoraConfig)config;
+        if (lora.TargetModules is null)
+        {
+            string? type = DefaultTargetModules.ModelType(model);
+            if (type is null || !DefaultTargetModules.Lora.TryGetValue(type, out var defaults))
+                throw new ArgumentException($"LORA: target_modules is not set and there is no default for {type ?? model.GetType().Name}; please specify `target_modules` in `peft_config`");
+            lora = lora with { TargetModules = TargetModules.Of(defaults) };
+        }
+        var others = existing.OfType<LoraConfig>().ToList();
+        if (others.Count > 0 && (lora.Bias != "none" || others.Any(c => c.Bias != "none")))
+            throw new ArgumentException("LoraModel supports only 1 adapter with bias. When using multiple adapters, set bias to 'none' for all adapters.");
+        if (!lora.FanInFanOut && model.NamedModules().Any(nm => nm.Module is Conv1D))
+        {
+            bool conv1D;
+            try { conv1D = FindTargets(model, lora, vocabSize).Any(p => model.GetSubmodule(p) is Conv1D or LoraLinear { FanInFanOut: true }); }
+            catch (ArgumentException) { conv1D = false; }   // Inject reports bad targets
+            if (conv1D)
+            {
+                PeftWarnings.Warn("fan_in_fan_out is set to False but the target module is `Conv1D`. Setting fan_in_fan_out to True.");
+                return lora with { FanInFanOut = true };
+            }
+        }
+        return lora;
+    }
+
+    /// <inheritdoc/>
+    public override IEnumerable<Parameter> ExtraTrainable(Module model, PeftConfig config)
+    {
+        var lora = (LoraConfig)config;
+        if (lora.Bias == "none") return [];
+        return model.NamedParameters().Where(np => IsTrainedBias(lora, model, np.Name)).Select(np => np.Parameter).ToList();
+    }
+
     /// <inheritdoc/>
     protected override ITunerLayer CreateLayer(Module target, string path, string adapter, TunerConfig config, PeftRuntime runtime, Generator? generator)
     {

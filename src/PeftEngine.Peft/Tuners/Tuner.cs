@@ -14,6 +14,14 @@ public abstract class Tuner
     /// <summary>The method's HF name ("LORA").</summary>
     public abstract string PeftType { get; }
 
+    /// <summary>Checks a new adapter's config against the model and the adapters already present and returns the
+    /// config to use (a method may correct a field, warning as HF does). The default accepts it as it is.</summary>
+    public virtual PeftConfig Prepare(Module model, PeftConfig config, IReadOnlyCollection<PeftConfig> existing, int? vocabSize) => config;
+
+    /// <summary>Base-model parameters that train together with an active adapter of this config (e.g. LoRA's
+    /// <c>bias="all"</c>); none by default.</summary>
+    public virtual IEnumerable<Parameter> ExtraTrainable(Module model, PeftConfig config) => [];
+
     /// <summary>Adds <paramref name="adapter"/> to <paramref name="model"/>. On any error the model is left as it was.</summary>
     public abstract void Inject(Module model, string adapter, PeftConfig config, PeftRuntime runtime, Generator? generator);
 
