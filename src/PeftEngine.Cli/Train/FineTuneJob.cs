@@ -71,7 +71,7 @@ public sealed class FineTuneJob(FineTuneOptions options, IFineTuneReporter repor
         var before = Score(lm, tokenizer, evalLoader, questions, step: 0);
         reporter.Scores("before", before);
 
-        using var peft = PeftModel.Create(lm, config, generator: new Generator(options.Seed));
+        using var peft = PeftModel.ForCausalLm(lm, config, generator: new Generator(options.Seed));
         var (trainable, all) = peft.GetNbTrainableParameters();
         reporter.Info(string.Create(CultureInfo.InvariantCulture,
             $"trainable params: {trainable:N0} || all params: {all:N0} || trainable%: {100.0 * trainable / all:F4}"));
