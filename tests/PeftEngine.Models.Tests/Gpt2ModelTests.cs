@@ -98,6 +98,28 @@ public class Gpt2ModelTests
     }
 
     [Fact]
+    public void AttentionWithDropoutInTrainingPassesGradientsThroughTheScores()
+    {
+        // The explicit training path (dropout on, nothing dropped) must give the same parameter gradients as the
+        // fused path, with and without a padding mask: a break in its graph would leave c_attn's query/key part
+        // with a different gradient.
+        var config = TinyConfig(attnPdrop: 1e-12);
+        using var ids = Tensor.FromArray(new long[] { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 }, 2, 5);
+        foreach (var mask in new[] { null, Tensor.FromArray(new long[] { 1, 1, 1, 1, 1, 0, 1, 1, 1, 1 }, 2, 5) })
+        {
+            double[] Grad(bool training)
+            {
+                using var model = new Gpt2Model(config, generator: new Generator(7));
+                model.Train(training);
+                using (var loss = model.Loss(ids, ids, mask)) loss.Backward();
+                return model.GetSubmodule<Nn.Conv1D>("transformer.h.0.attn.c_attn").Weight.Grad!.ToDoubleArray();
+            }
+            TestData.AssertClose(Grad(false), Grad(true), atol: 1e-7, rtol: 1e-5, what: "c_attn gradient");
+            mask?.Dispose();
+        }
+    }
+
+    [Fact]
     public void MissingConfigIsAnErrorNamingTheFile()
     {
         string dir = Gpt2Fixture.CopyToTemp();

@@ -85,8 +85,8 @@ public sealed class Gpt2Attention : Module
         using var scaled = Ops.Mul(raw, Scale);
         using var causal = Ops.CausalMask(t, s, q.DType, q.Device);   // (T, S)
         using var masked = Ops.Add(scaled, causal);
-        using var full = additiveMask is null ? masked.Alias() : Ops.Add(masked, additiveMask);
-        using var probs = Ops.Softmax(full, -1);
+        using var padded = additiveMask is null ? null : Ops.Add(masked, additiveMask);   // keeps the graph either way
+        using var probs = Ops.Softmax(padded ?? masked, -1);
         using var dropped = dropout.Forward(probs);
         return Ops.MatMul(dropped, v);                          // (B, nh, T, S) x (B, nh, S, hs) -> (B, nh, T, hs)
     }
