@@ -74,6 +74,17 @@ public class TrainCommandTests(TinyModelFolder tiny) : IClassFixture<TinyModelFo
     }
 
     [Fact]
+    public void QLoraRunTrainsAdaptersOverAFourBitBase()
+    {
+        string output = Path.Combine(tiny.Root, "run-qlora");
+        var reporter = new RecordingReporter();
+        var result = new FineTuneJob(Options(output) with { LoadIn4Bit = true, Steps = 4 }, reporter).Run();
+        Assert.Contains(reporter.Lines, l => l.StartsWith("4-bit base: 7 Linear layers in NF4 with double quantization", StringComparison.Ordinal));
+        Assert.True(result.After!.Loss.Loss < result.Before.Loss.Loss, $"held-out loss {result.Before.Loss.Loss} -> {result.After.Loss.Loss}");
+        Assert.True(File.Exists(Path.Combine(output, "adapter", "adapter_model.safetensors")));
+    }
+
+    [Fact]
     public void ConfigFileValuesAreOverriddenByFlagsAndBadKeysAreNamed()
     {
         string config = Path.Combine(tiny.Root, "bad.yaml");

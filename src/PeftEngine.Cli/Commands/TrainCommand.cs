@@ -33,6 +33,15 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         [CommandOption("--target-modules <NAMES>"), Description("all-linear, or comma-separated module names/suffixes such as q_proj,v_proj (default: all-linear)")]
         public string? TargetModules { get; init; }
 
+        [CommandOption("--load-in-4bit"), Description("Quantize the base's Linear layers to 4 bits first (QLoRA)")]
+        public bool? LoadIn4Bit { get; init; }
+
+        [CommandOption("--quant-type <TYPE>"), Description("4-bit type with --load-in-4bit: nf4 or fp4 (default: nf4)")]
+        public string? QuantType { get; init; }
+
+        [CommandOption("--double-quant <BOOL>"), Description("Double-quantize the 4-bit block scales (default: true)")]
+        public bool? DoubleQuant { get; init; }
+
         [CommandOption("--data <FILE>"), Description("Training JSONL (Alpaca instruction/input/output, chat messages, or text) (default: the model's data/qa-train.jsonl)")]
         public string? Data { get; init; }
 
@@ -113,6 +122,7 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
             Lr = s.Lr ?? o.Lr, Warmup = s.Warmup ?? o.Warmup, EvalExamples = s.EvalExamples ?? o.EvalExamples,
             Samples = s.Samples ?? o.Samples, Seed = s.Seed ?? o.Seed, Threads = s.Threads ?? o.Threads, Output = s.Output ?? o.Output,
             Resume = s.Resume ?? o.Resume, CheckpointEvery = s.CheckpointEvery ?? o.CheckpointEvery,
+            LoadIn4Bit = s.LoadIn4Bit ?? o.LoadIn4Bit, QuantType = s.QuantType ?? o.QuantType, DoubleQuant = s.DoubleQuant ?? o.DoubleQuant,
         };
     }
 }

@@ -36,7 +36,7 @@ public static class MethodCatalog
     /// <summary>What "partial" means for the methods that are partly there.</summary>
     public static readonly IReadOnlyDictionary<string, string> Notes = new Dictionary<string, string>
     {
-        ["QLoRA"] = "NF4/FP4 4-bit base layers, double quantization and bnb-4bit checkpoints work; LoRA on a 4-bit base is next",
+        ["QLoRA"] = "LoRA/DoRA on NF4/FP4 bases with double quantization (peft train --load-in-4bit); paged optimizers are not implemented",
     };
 
     /// <summary>All methods, in the order of the reading list.</summary>
@@ -63,7 +63,7 @@ public static class MethodCatalog
         new("(IA)3", "Few-Shot Parameter-Efficient Fine-Tuning is Better and Cheaper than In-Context Learning", "NeurIPS 2022", 5, MethodStatus.Planned, OtherTechnique: false),
         new("AdaMix", "AdaMix: Mixture-of-Adaptations for Parameter-efficient Model Tuning", "EMNLP 2022", 2, MethodStatus.Planned, OtherTechnique: false),
         new("AdaLoRA", "Adaptive budget allocation for parameter-efficient fine-tuning", "ICLR 2023", 9, MethodStatus.Planned, OtherTechnique: false),
-        new("QLoRA", "QLoRA: Efficient Finetuning of Quantized LLMs", "NeurIPS 2023", 1, MethodStatus.Partial, OtherTechnique: false),
+        new("QLoRA", "QLoRA: Efficient Finetuning of Quantized LLMs", "NeurIPS 2023", 1, MethodStatus.Available, OtherTechnique: false),
         new("KronA", "KronA: Parameter efficient tuning with Kronecker adapter", "NeurIPS 2023 Workshop", 1, MethodStatus.Planned, OtherTechnique: false),
         new("OFT", "Controlling Text-to-Image Diffusion by Orthogonal Finetuning", "NeurIPS 2023", 1, MethodStatus.Planned, OtherTechnique: false),
         new("MPT", "Multitask Prompt Tuning Enables Parameter-Efficient Transfer Learning", "ICLR 2023", 3, MethodStatus.Planned, OtherTechnique: false),

@@ -8,6 +8,7 @@ using PeftEngine.Models.Training;
 using PeftEngine.Peft;
 using PeftEngine.Peft.Lora;
 using PeftEngine.Peft.Tuners;
+using PeftEngine.Quant;
 
 namespace PeftEngine.Cli.Train;
 
@@ -59,7 +60,7 @@ public sealed class FineTuneJob(FineTuneOptions options, IFineTuneReporter repor
         [
             ("model", modelPath),
             ("parameters", lm.Module.NumParameters().ToString("N0", CultureInfo.InvariantCulture)),
-            ("method", $"{(config.UseDora ? "DoRA" : "LoRA")} r={config.R} alpha={config.LoraAlpha} dropout={config.LoraDropout} targets={options.TargetModules}"),
+            ("method", $"{(options.LoadIn4Bit ? "Q" : "")}{(config.UseDora ? "DoRA" : "LoRA")} r={config.R} alpha={config.LoraAlpha} dropout={config.LoraDropout} targets={options.TargetModules}"),
             ("train data", $"{dataPath} ({trainRecords.Count} records)"),
             ("held-out data", $"{evalPath} ({evalRecords.Count} records)"),
             ("steps", $"{options.Steps} x batch {options.Batch}, seq-len {options.SeqLen}, lr {options.Lr} (cosine, warm-up {options.Warmup})"),
@@ -68,6 +69,14 @@ public sealed class FineTuneJob(FineTuneOptions options, IFineTuneReporter repor
             ("output", Path.GetFullPath(options.Output)),
         ]);
 
+        if (options.LoadIn4Bit)
+        {
+            var quant = new BitsAndBytesConfig { Bnb4BitQuantType = options.QuantType, Bnb4BitUseDoubleQuant = options.DoubleQuant };
+            var report = ModelQuantizer.Quantize(lm.Module, quant);
+            reporter.Info(string.Create(CultureInfo.InvariantCulture,
+                $"4-bit base: {report.Layers} Linear layers in {options.QuantType.ToUpperInvariant()}{(options.DoubleQuant ? " with double quantization" : "")}, " +
+                $"{report.BytesBefore / 1048576.0:F2} MiB -> {report.BytesAfter / 1048576.0:F2} MiB ({report.BytesPerParameter:F3} bytes per weight)"));
+        }
         var before = Score(lm, tokenizer, evalLoader, questions, step: 0);
         reporter.Scores("before", before);
 

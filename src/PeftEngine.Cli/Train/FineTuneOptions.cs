@@ -27,6 +27,15 @@ public sealed record FineTuneOptions
     /// <summary>Use DoRA (weight-decomposed LoRA).</summary>
     public bool UseDora { get; init; }
 
+    /// <summary>Quantize the base's Linear layers to 4 bits before adding the adapter (QLoRA).</summary>
+    public bool LoadIn4Bit { get; init; }
+
+    /// <summary>The 4-bit type with <see cref="LoadIn4Bit"/>: nf4 or fp4.</summary>
+    public string QuantType { get; init; } = "nf4";
+
+    /// <summary>Double-quantize the 4-bit block scales.</summary>
+    public bool DoubleQuant { get; init; } = true;
+
     /// <summary>Training data (Alpaca/chat/text JSONL); default: the model folder's data/qa-train.jsonl.</summary>
     public string? Data { get; init; }
 
@@ -78,6 +87,7 @@ public sealed record FineTuneOptions
         if (SeqLen < 8) throw new ArgumentException($"--seq-len must be at least 8, got {SeqLen}");
         if (Lr <= 0) throw new ArgumentException($"--lr must be positive, got {Lr}");
         if (Dropout is < 0 or >= 1) throw new ArgumentException($"--dropout must be in [0, 1), got {Dropout}");
+        if (LoadIn4Bit && QuantType is not ("nf4" or "fp4")) throw new ArgumentException($"--quant-type must be nf4 or fp4, got '{QuantType}'");
         if (EvalExamples < 0 || Samples < 0) throw new ArgumentException("--eval-examples and --samples must not be negative");
         if (!string.Equals(Method, "lora", StringComparison.OrdinalIgnoreCase) && !string.Equals(Method, "dora", StringComparison.OrdinalIgnoreCase))
             throw new ArgumentException($"--method '{Method}' is not available in `peft train` yet; available: lora, dora");

@@ -79,6 +79,16 @@ public abstract class LoraLayer : Module, ITunerLayer
     /// <summary>The base layer's weight.</summary>
     protected abstract Parameter BaseWeight { get; }
 
+    /// <summary>The base weight as a new F32 tensor in its stored layout (a 4-bit base is dequantized).</summary>
+    protected virtual Tensor ReadBaseWeight() => Ops.Cast(BaseWeight, DType.F32);
+
+    /// <summary>Stores an F32 weight (in the stored layout) into the base layer, in the base's own dtype or format.</summary>
+    protected virtual void WriteBaseWeight(Tensor weight)
+    {
+        using var stored = weight.DType == BaseWeight.DType ? weight.Alias() : Ops.Cast(weight, BaseWeight.DType);
+        Ops.CopyInPlace(BaseWeight, stored);
+    }
+
     /// <summary>The base layer's bias, if any.</summary>
     protected abstract Parameter? BaseBias { get; }
 
@@ -188,7 +198,7 @@ public abstract class LoraLayer : Module, ITunerLayer
     public void CheckMergeIsFinite(IReadOnlyList<string> adapters)
     {
         using var _ = GradMode.Disable();
-        var weight = Ops.Cast(BaseWeight, DType.F32);
+        var weight = ReadBaseWeight();
         try
         {
             foreach (var a in adapters.Where(a => _adapters.Contains(a) && !_merged.Contains(a)))
@@ -212,10 +222,9 @@ public abstract class LoraLayer : Module, ITunerLayer
         using var _ = GradMode.Disable();
         foreach (var a in todo)
         {
-            using var current = Ops.Cast(BaseWeight, DType.F32);
+            using var current = ReadBaseWeight();
             using var merged = MergedWeight(current, a);
-            using var stored = merged.DType == BaseWeight.DType ? merged.Alias() : Ops.Cast(merged, BaseWeight.DType);
-            Ops.CopyInPlace(BaseWeight, stored);
+            WriteBaseWeight(merged);
             MergeBias(a, +1);
             _merged.Add(a);
         }
@@ -228,7 +237,7 @@ public abstract class LoraLayer : Module, ITunerLayer
         while (_merged.Count > 0)
         {
             string a = _merged[^1];
-            using var current = Ops.Cast(BaseWeight, DType.F32);
+            using var current = ReadBaseWeight();
             using var delta = DeltaWeight(a);
             Tensor restored;
             if (UseDora[a] && _doraMergeNorm.Remove(a, out var norm))
@@ -238,9 +247,7 @@ public abstract class LoraLayer : Module, ITunerLayer
                     restored = Ops.Sub(unscaled, delta);
             }
             else restored = Ops.Sub(current, delta);
-            using (restored)
-            using (var stored = restored.DType == BaseWeight.DType ? restored.Alias() : Ops.Cast(restored, BaseWeight.DType))
-                Ops.CopyInPlace(BaseWeight, stored);
+            using (restored) WriteBaseWeight(restored);
             MergeBias(a, -1);
             _merged.RemoveAt(_merged.Count - 1);
         }

@@ -1,13 +1,17 @@
 // LoRA on a fully connected layer (Hu et al., ICLR 2022): y = x·Wᵀ + b + s·(dropout(x)·Aᵀ)·Bᵀ, ΔW = s·B·A (out, in).
 // For GPT-2's Conv1D the base weight is stored (in, out) (fan_in_fan_out), so ΔW is added transposed; A and B keep
-// their (r, in) / (out, r) shapes, as in HF files.
+// their (r, in) / (out, r) shapes, as in HF files. On a frozen 4-bit base (QLoRA, Dettmers et al. 2023,
+// arXiv 2305.14314) the base product runs on the 4-bit weight and only A and B train; merging dequantizes, adds ΔW
+// and quantizes again.
 
 using PeftEngine.Nn;
 using PeftEngine.Peft.Tuners;
+using PeftEngine.Quant;
 
 namespace PeftEngine.Peft.Lora;
 
-/// <summary>LoRA around a <see cref="Linear"/> or a GPT-2 <see cref="Conv1D"/>; supports DoRA and lora_bias.</summary>
+/// <summary>LoRA around a <see cref="Linear"/>, a GPT-2 <see cref="Conv1D"/> or a 4-bit <see cref="Linear4Bit"/>;
+/// supports DoRA and lora_bias.</summary>
 /// <remarks>HF: peft.tuners.lora.layer.Linear (lora_A = Linear(in, r, bias=False), lora_B = Linear(r, out,
 /// bias=lora_bias)).</remarks>
 public sealed class LoraLinear : LoraLayer
@@ -19,7 +23,8 @@ public sealed class LoraLinear : LoraLayer
         {
             case Linear l: (InFeatures, OutFeatures, FanInFanOut) = (l.InFeatures, l.OutFeatures, false); break;
             case Conv1D c: (InFeatures, OutFeatures, FanInFanOut) = (c.InFeatures, c.OutFeatures, true); break;
-            default: throw new ArgumentException($"LoraLinear: expected Linear or Conv1D, got {baseLayer.GetType().Name}");
+            case Linear4Bit q: (InFeatures, OutFeatures, FanInFanOut) = (q.InFeatures, q.OutFeatures, false); break;
+            default: throw new ArgumentException($"LoraLinear: expected Linear, Conv1D or Linear4Bit, got {baseLayer.GetType().Name}");
         }
     }
 
@@ -33,10 +38,34 @@ public sealed class LoraLinear : LoraLayer
     public bool FanInFanOut { get; }
 
     /// <inheritdoc/>
-    protected override Parameter BaseWeight => BaseLayer is Linear l ? l.Weight : ((Conv1D)BaseLayer).Weight;
+    protected override Parameter BaseWeight => BaseLayer switch
+    {
+        Linear l => l.Weight,
+        Conv1D c => c.Weight,
+        _ => throw new InvalidOperationException("LoraLinear: a 4-bit base has no F32 weight parameter; it is read by dequantizing"),
+    };
 
     /// <inheritdoc/>
-    protected override Parameter? BaseBias => BaseLayer is Linear l ? l.Bias : ((Conv1D)BaseLayer).Bias;
+    protected override Parameter? BaseBias => BaseLayer switch
+    {
+        Linear l => l.Bias,
+        Conv1D c => c.Bias,
+        Linear4Bit q => q.Bias,
+        _ => null,
+    };
+
+    /// <summary>True when the base layer is a frozen 4-bit <see cref="Linear4Bit"/> (QLoRA).</summary>
+    public bool IsQuantizedBase => BaseLayer is Linear4Bit;
+
+    /// <inheritdoc/>
+    protected override Tensor ReadBaseWeight() => BaseLayer is Linear4Bit q ? q.Dequantize() : base.ReadBaseWeight();
+
+    /// <inheritdoc/>
+    protected override void WriteBaseWeight(Tensor weight)
+    {
+        if (BaseLayer is Linear4Bit q) q.Requantize(weight);
+        else base.WriteBaseWeight(weight);
+    }
 
     /// <inheritdoc/>
     protected override bool SupportsDora => true;
@@ -46,6 +75,7 @@ public sealed class LoraLinear : LoraLayer
     internal override Tensor BaseWeightOutIn()
     {
         using var _ = GradMode.Disable();
+        if (BaseLayer is Linear4Bit q) return q.Dequantize();                                   // (out, in) f32
         using var w = FanInFanOut ? Ops.Transpose(BaseWeight, 0, 1) : BaseWeight.Data.Alias();   // (in, out) -> (out, in)
         return w.DType == DType.F32 ? Ops.Contiguous(w) : Ops.Cast(w, DType.F32);
     }

@@ -43,7 +43,7 @@ public sealed class Linear4Bit : Module
     }
 
     /// <summary>The frozen 4-bit weight (out, in).</summary>
-    public PackedWeight4Bit Weight4Bit { get; }
+    public PackedWeight4Bit Weight4Bit { get; private set; }
 
     /// <summary>NF4 or FP4.</summary>
     public FourBitType QuantType { get; }
@@ -62,6 +62,22 @@ public sealed class Linear4Bit : Module
 
     /// <summary>The F32 weight (out, in) the 4-bit storage stands for (for merging adapters or exporting).</summary>
     public Tensor Dequantize() => Ops.Dequantize4Bit(Weight4Bit);
+
+    /// <summary>
+    /// Replaces the 4-bit weight by the quantization of <paramref name="weight"/> (out, in), with the same 4-bit
+    /// type, block size and double quantization. Used to merge an adapter into a 4-bit base: the merged weight is
+    /// rounded to the codebook again, so merging and unmerging are exact only up to that rounding (each weight can
+    /// move by up to half a code step of its block, as in bitsandbytes' merge of LoRA into Linear4bit).
+    /// </summary>
+    public void Requantize(Tensor weight)
+    {
+        ArgumentNullException.ThrowIfNull(weight);
+        if (weight.Rank != 2 || weight.Shape[0] != OutFeatures || weight.Shape[1] != InFeatures)
+            throw new ArgumentException($"Linear4Bit.Requantize: expected a ({OutFeatures}, {InFeatures}) weight, got {weight.Shape}");
+        var next = Blockwise4Bit.Quantize(weight, QuantType, Weight4Bit.BlockSize, Weight4Bit.IsDoubleQuantized);
+        Weight4Bit.Dispose();
+        Weight4Bit = next;
+    }
 
     /// <inheritdoc/>
     protected override string ExtraRepr() =>
