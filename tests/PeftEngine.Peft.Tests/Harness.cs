@@ -47,6 +47,24 @@ internal static class Harness
         model.Eval();
     }
 
+    /// <summary>Language-model steps on ids predicting themselves; returns the first and the last loss.</summary>
+    public static (double First, double Last) TrainLanguageModel(PeftModel peft, PeftEngine.Nn.Optim.Optimizer optimizer, Tensor ids, int steps)
+    {
+        PeftEngine.Models.ICausalLanguageModel lm = peft;
+        double first = 0, last = 0;
+        peft.Train();
+        for (int step = 0; step < steps; step++)
+        {
+            optimizer.ZeroGrad();
+            using var loss = lm.Loss(ids, ids);
+            if (step == 0) first = loss.Item();
+            last = loss.Item();
+            loss.Backward();
+            optimizer.Step();
+        }
+        return (first, last);
+    }
+
     public static string TempDir()
     {
         var dir = Path.Combine(Path.GetTempPath(), "peft-tests-" + Guid.NewGuid().ToString("N"));

@@ -37,17 +37,7 @@ public class LanguageModelTests
         Assert.Equal(50, lm.VocabSize);
         using var ids = TestGpt2.Input();
         using var opt = new AdamW(LoraPlus.ParamGroups(peft, lr: 1e-2, loraPlusLrRatio: 4), 1e-2);
-        double first = 0, last = 0;
-        peft.Train();
-        for (int step = 0; step < 15; step++)
-        {
-            opt.ZeroGrad();
-            using var loss = lm.Loss(ids, ids);
-            if (step == 0) first = loss.Item();
-            last = loss.Item();
-            loss.Backward();
-            opt.Step();
-        }
+        var (first, last) = Harness.TrainLanguageModel(peft, opt, ids, steps: 15);
         Assert.True(last < first - 0.1, $"loss {first:F4} -> {last:F4}");
         Assert.All(peft.NamedParameters().Where(np => !np.Name.Contains(".lora_")), np => Assert.Null(np.Parameter.Grad));
     }

@@ -37,19 +37,8 @@ public class QLoraTests
         TestData.AssertClose(baseOut, Harness.Run(peft, ids), 1e-6, 1e-6, "identity at init");
 
         var packedBefore = PackedWeights(peft);
-        ICausalLanguageModel lm = peft;
         using var opt = new AdamW(peft.Parameters().Where(p => p.RequiresGrad), 1e-2);
-        double first = 0, last = 0;
-        peft.Train();
-        for (int step = 0; step < 20; step++)
-        {
-            opt.ZeroGrad();
-            using var loss = lm.Loss(ids, ids);
-            if (step == 0) first = loss.Item();
-            last = loss.Item();
-            loss.Backward();
-            opt.Step();
-        }
+        var (first, last) = Harness.TrainLanguageModel(peft, opt, ids, steps: 20);
         Assert.True(last < first - 0.1, $"loss {first:F4} -> {last:F4}");
         foreach (var (name, bytes) in PackedWeights(peft)) Assert.Equal(packedBefore[name], bytes);
         Assert.All(peft.NamedParameters().Where(np => np.Parameter.RequiresGrad), np =>
