@@ -33,7 +33,7 @@ public static class ModelQuantizer
         long parameters = 0, before = 0, after = 0;
         foreach (var (path, module) in model.NamedModules().ToList())
         {
-            if (path.Length == 0 || Skipped(path, skip)) continue;
+            if (path.Length == 0 || Skipped(path, skip) || IsAdapterFactor(path)) continue;
             Linear4Bit? replacement = module switch
             {
                 Linear l => Linear4Bit.FromLinear(l, type, config.BlockSize, config.Bnb4BitUseDoubleQuant),
@@ -50,6 +50,11 @@ public static class ModelQuantizer
         }
         return new QuantizationReport(layers, parameters, before, after);
     }
+
+    /// <summary>LoRA factors (<c>…lora_A.default</c>, <c>…lora_B.default</c>) stay in full precision: a model wrapped
+    /// before it is quantized keeps its adapters trainable.</summary>
+    private static bool IsAdapterFactor(string path) =>
+        path.Split('.').Any(part => part.StartsWith("lora_", StringComparison.Ordinal));
 
     /// <summary>HF's rule for skip lists: a module is skipped when its path equals an entry or ends with "." + entry.</summary>
     private static bool Skipped(string path, IReadOnlyList<string> skip)

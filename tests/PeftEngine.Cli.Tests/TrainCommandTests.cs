@@ -85,6 +85,19 @@ public class TrainCommandTests(TinyModelFolder tiny) : IClassFixture<TinyModelFo
     }
 
     [Fact]
+    public void LoftqWithAFourBitBaseWrapsFirstAndQuantizesOnlyTheBase()
+    {
+        string output = Path.Combine(tiny.Root, "run-loftq");
+        var reporter = new RecordingReporter();
+        var result = new FineTuneJob(Options(output) with { LoadIn4Bit = true, Init = "loftq", Steps = 3 }, reporter).Run();
+        Assert.Contains(reporter.Lines, l => l.StartsWith("4-bit base: 7 Linear layers", StringComparison.Ordinal));   // adapter factors stay F32
+        Assert.False(result.Interrupted);
+        string config = File.ReadAllText(Path.Combine(output, "adapter", "adapter_config.json"));
+        Assert.Contains("\"init_lora_weights\": \"loftq\"", config);
+        Assert.Contains("\"loftq_bits\": 4", config);
+    }
+
+    [Fact]
     public void ConfigFileValuesAreOverriddenByFlagsAndBadKeysAreNamed()
     {
         string config = Path.Combine(tiny.Root, "bad.yaml");

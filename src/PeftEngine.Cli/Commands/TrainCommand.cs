@@ -33,6 +33,9 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         [CommandOption("--target-modules <NAMES>"), Description("all-linear, or comma-separated module names/suffixes such as q_proj,v_proj (default: all-linear)")]
         public string? TargetModules { get; init; }
 
+        [CommandOption("--init <INIT>"), Description("Adapter initialisation: default, gaussian, pissa, pissa_niter_N or loftq (default: default)")]
+        public string? Init { get; init; }
+
         [CommandOption("--load-in-4bit"), Description("Quantize the base's Linear layers to 4 bits first (QLoRA)")]
         public bool? LoadIn4Bit { get; init; }
 
@@ -122,7 +125,7 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
             Lr = s.Lr ?? o.Lr, Warmup = s.Warmup ?? o.Warmup, EvalExamples = s.EvalExamples ?? o.EvalExamples,
             Samples = s.Samples ?? o.Samples, Seed = s.Seed ?? o.Seed, Threads = s.Threads ?? o.Threads, Output = s.Output ?? o.Output,
             Resume = s.Resume ?? o.Resume, CheckpointEvery = s.CheckpointEvery ?? o.CheckpointEvery,
-            LoadIn4Bit = s.LoadIn4Bit ?? o.LoadIn4Bit, QuantType = s.QuantType ?? o.QuantType, DoubleQuant = s.DoubleQuant ?? o.DoubleQuant,
+            Init = s.Init ?? o.Init, LoadIn4Bit = s.LoadIn4Bit ?? o.LoadIn4Bit, QuantType = s.QuantType ?? o.QuantType, DoubleQuant = s.DoubleQuant ?? o.DoubleQuant,
         };
     }
 }

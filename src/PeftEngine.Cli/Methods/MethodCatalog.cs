@@ -36,6 +36,8 @@ public static class MethodCatalog
     /// <summary>What "partial" means for the methods that are partly there.</summary>
     public static readonly IReadOnlyDictionary<string, string> Notes = new Dictionary<string, string>
     {
+        ["PiSSA"] = "pissa and pissa_niter_N initialisation of Linear layers work; converting a trained PiSSA adapter back to a plain LoRA of the original weight is not implemented yet",
+        ["LoftQ"] = "4-bit NF4 LoftQ on full-precision Linear bases (peft train --init loftq --load-in-4bit); replace_lora_weights_loftq on an already quantized base is not implemented",
         ["QLoRA"] = "LoRA/DoRA on NF4/FP4 bases with double quantization (peft train --load-in-4bit); paged optimizers are not implemented",
     };
 
@@ -73,7 +75,7 @@ public static class MethodCatalog
         new("LN tuning", "Tuning LayerNorm in Attention: Towards Efficient Multi-Modal LLM Finetuning", "ICLR 2024", 7, MethodStatus.Planned, OtherTechnique: false),
         new("BOFT", "Parameter-Efficient Orthogonal Finetuning via Butterfly Factorization", "ICLR 2024", 1, MethodStatus.Planned, OtherTechnique: false),
         new("LyCORIS (LoHa, LoKr)", "Navigating Text-To-Image Customization: From LyCORIS Fine-Tuning to Model Evaluation", "ICLR 2024", 1, MethodStatus.Planned, OtherTechnique: false),
-        new("LoftQ", "LoftQ: LoRA-Fine-Tuning-Aware Quantization for Large Language Models", "ICLR 2024", 10, MethodStatus.Planned, OtherTechnique: false),
+        new("LoftQ", "LoftQ: LoRA-Fine-Tuning-Aware Quantization for Large Language Models", "ICLR 2024", 10, MethodStatus.Available, OtherTechnique: false),
         new("ReLoRA", "ReLoRA: High-Rank Training Through Low-Rank Updates", "ICLR 2024", 9, MethodStatus.Planned, OtherTechnique: false),
         new("DoRA", "DoRA: Weight-Decomposed Low-Rank Adaptation", "ICML 2024", 1, MethodStatus.Available, OtherTechnique: false),
         new("RoSA", "RoSA: Accurate Parameter-Efficient Fine-Tuning via Robust Adaptation", "ICML 2024", 1, MethodStatus.Planned, OtherTechnique: false),
@@ -84,7 +86,7 @@ public static class MethodCatalog
         new("S2FT", "S2FT: Efficient, Scalable and Generalizable LLM Fine-tuning by Structured Sparsity", "NeurIPS 2024", 7, MethodStatus.Planned, OtherTechnique: false),
         new("VB-LoRA", "VB-LoRA: Extreme Parameter Efficient Fine-Tuning with Vector Banks", "NeurIPS 2024", 1, MethodStatus.Planned, OtherTechnique: false),
         new("HRA", "Bridging The Gap between Low-rank and Orthogonal Adaptation via Householder Reflection Adaptation", "NeurIPS 2024", 1, MethodStatus.Planned, OtherTechnique: false),
-        new("PiSSA", "PiSSA: Principal Singular Values and Singular Vectors Adaptation of Large Language Models", "NeurIPS 2024", 10, MethodStatus.Planned, OtherTechnique: false),
+        new("PiSSA", "PiSSA: Principal Singular Values and Singular Vectors Adaptation of Large Language Models", "NeurIPS 2024", 10, MethodStatus.Partial, OtherTechnique: false),
         new("CorDA", "CorDA: Context-Oriented Decomposition Adaptation of Large Language Models", "NeurIPS 2024", 10, MethodStatus.Planned, OtherTechnique: false),
         new("LoRA-GA", "LoRA-GA: Low-Rank Adaptation with Gradient Approximation", "NeurIPS 2024", 10, MethodStatus.Planned, OtherTechnique: false),
         new("ReFT (LoReFT)", "ReFT: Representation Finetuning for Language Models", "NeurIPS 2024", 6, MethodStatus.Planned, OtherTechnique: false),

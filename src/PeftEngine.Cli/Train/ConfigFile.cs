@@ -44,6 +44,7 @@ public static class ConfigFile
                 "load-in-4bit" => o with { LoadIn4Bit = bool.TryParse(value, out bool q) ? q : throw Bad(key, value, path, "true or false") },
                 "quant-type" or "bnb-4bit-quant-type" => o with { QuantType = value },
                 "double-quant" or "bnb-4bit-use-double-quant" => o with { DoubleQuant = bool.TryParse(value, out bool dq) ? dq : throw Bad(key, value, path, "true or false") },
+                "init" or "init-lora-weights" => o with { Init = value },
                 "data" => o with { Data = value },
                 "eval-data" => o with { EvalData = value },
                 "steps" => o with { Steps = Int(key, value, path) },

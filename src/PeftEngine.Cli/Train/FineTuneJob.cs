@@ -54,6 +54,8 @@ public sealed class FineTuneJob(FineTuneOptions options, IFineTuneReporter repor
                 ? TargetModules.AllLinear
                 : TargetModules.Of(options.TargetModules.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)),
             TaskType = "CAUSAL_LM",
+            InitLoraWeights = InitKind(options.Init),
+            PissaNiter = options.Init.StartsWith("pissa_niter_", StringComparison.Ordinal) ? int.Parse(options.Init["pissa_niter_".Length..], CultureInfo.InvariantCulture) : null,
             BaseModelNameOrPath = modelPath,
         };
         reporter.Settings(
@@ -69,18 +71,15 @@ public sealed class FineTuneJob(FineTuneOptions options, IFineTuneReporter repor
             ("output", Path.GetFullPath(options.Output)),
         ]);
 
-        if (options.LoadIn4Bit)
-        {
-            var quant = new BitsAndBytesConfig { Bnb4BitQuantType = options.QuantType, Bnb4BitUseDoubleQuant = options.DoubleQuant };
-            var report = ModelQuantizer.Quantize(lm.Module, quant);
-            reporter.Info(string.Create(CultureInfo.InvariantCulture,
-                $"4-bit base: {report.Layers} Linear layers in {options.QuantType.ToUpperInvariant()}{(options.DoubleQuant ? " with double quantization" : "")}, " +
-                $"{report.BytesBefore / 1048576.0:F2} MiB -> {report.BytesAfter / 1048576.0:F2} MiB ({report.BytesPerParameter:F3} bytes per weight)"));
-        }
+        // LoftQ fits the adapter to the quantization error of the full-precision weight, so it wraps first and
+        // quantizes after (its base is already an NF4 weight, which quantizes to the same codes).
+        bool loftq = config.InitLoraWeights == LoraInit.Loftq;
+        if (options.LoadIn4Bit && !loftq) Quantize(lm.Module);
         var before = Score(lm, tokenizer, evalLoader, questions, step: 0);
         reporter.Scores("before", before);
 
         using var peft = PeftModel.ForCausalLm(lm, config, generator: new Generator(options.Seed));
+        if (options.LoadIn4Bit && loftq) Quantize(peft.Model);
         var (trainable, all) = peft.GetNbTrainableParameters();
         reporter.Info(string.Create(CultureInfo.InvariantCulture,
             $"trainable params: {trainable:N0} || all params: {all:N0} || trainable%: {100.0 * trainable / all:F4}"));
@@ -130,6 +129,24 @@ public sealed class FineTuneJob(FineTuneOptions options, IFineTuneReporter repor
         reporter.Info($"adapter saved to {Path.GetFullPath(adapterDir)} (HF PEFT format); log and loss curve in {Path.GetFullPath(options.Output)}");
         return new FineTuneResult(before, after, trainer.Step, false, options.Output, adapterDir, null, clock.Elapsed, tokensPerSecond);
     }
+
+    private void Quantize(PeftEngine.Nn.Module model)
+    {
+        var quant = new BitsAndBytesConfig { Bnb4BitQuantType = options.QuantType, Bnb4BitUseDoubleQuant = options.DoubleQuant };
+        var report = ModelQuantizer.Quantize(model, quant);
+        reporter.Info(string.Create(CultureInfo.InvariantCulture,
+            $"4-bit base: {report.Layers} Linear layers in {options.QuantType.ToUpperInvariant()}{(options.DoubleQuant ? " with double quantization" : "")}, " +
+            $"{report.BytesBefore / 1048576.0:F2} MiB -> {report.BytesAfter / 1048576.0:F2} MiB ({report.BytesPerParameter:F3} bytes per weight)"));
+    }
+
+    private static LoraInit InitKind(string init) => init switch
+    {
+        "default" or "true" => LoraInit.Default,
+        "gaussian" => LoraInit.Gaussian,
+        "loftq" => LoraInit.Loftq,
+        _ when init == "pissa" || (init.StartsWith("pissa_niter_", StringComparison.Ordinal) && int.TryParse(init["pissa_niter_".Length..], out _)) => LoraInit.Pissa,
+        _ => throw new ArgumentException($"--init must be default, gaussian, pissa, pissa_niter_N or loftq, got '{init}'"),
+    };
 
     private PhaseScore Score(ICausalLanguageModel model, ITokenizer tokenizer, BatchLoader evalLoader, IReadOnlyList<InstructionRecord> questions, int step)
     {

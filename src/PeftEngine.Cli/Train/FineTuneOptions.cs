@@ -24,6 +24,9 @@ public sealed record FineTuneOptions
     /// <summary>Modules to adapt: "all-linear" or comma-separated names/suffixes.</summary>
     public string TargetModules { get; init; } = "all-linear";
 
+    /// <summary>Adapter initialisation: default, gaussian, pissa, pissa_niter_N or loftq.</summary>
+    public string Init { get; init; } = "default";
+
     /// <summary>Use DoRA (weight-decomposed LoRA).</summary>
     public bool UseDora { get; init; }
 

@@ -13,7 +13,20 @@ public enum LoraInit
 
     /// <summary><c>false</c>: A and B both random (not a no-op; for tests and debugging).</summary>
     Random,
+
+    /// <summary><c>"pissa"</c> / <c>"pissa_niter_N"</c>: A and B from the top-r singular triplets of W, which is
+    /// replaced by its residual (Meng et al. 2024); see <see cref="LoraConfig.PissaNiter"/>.</summary>
+    Pissa,
+
+    /// <summary><c>"loftq"</c>: W replaced by its 4-bit quantization Q and A, B fitted to W − Q by alternating
+    /// quantization and SVD (Li et al. 2024); see <see cref="LoraConfig.LoftqConfig"/>.</summary>
+    Loftq,
 }
+
+/// <summary>LoftQ's settings (HF <c>LoftQConfig</c>).</summary>
+/// <param name="LoftqBits">Bits of the quantized base; 4 (NF4) is supported.</param>
+/// <param name="LoftqIter">Alternating quantize / SVD steps.</param>
+public sealed record LoftqConfig(int LoftqBits = 4, int LoftqIter = 1);
 
 /// <summary>
 /// The settings of a LoRA adapter, with HF's field meanings and defaults (r = 8, lora_alpha = 8, dropout 0,
@@ -49,6 +62,13 @@ public sealed record LoraConfig : TunerConfig
     /// <summary>Initialisation of A and B (HF <c>init_lora_weights</c>).</summary>
     public LoraInit InitLoraWeights { get; init; } = LoraInit.Default;
 
+    /// <summary>With <see cref="LoraInit.Pissa"/>: null for an exact SVD ("pissa"), N for a randomized SVD with N power
+    /// iterations ("pissa_niter_N").</summary>
+    public int? PissaNiter { get; init; }
+
+    /// <summary>With <see cref="LoraInit.Loftq"/>: the LoftQ settings (HF <c>loftq_config</c>).</summary>
+    public LoftqConfig LoftqConfig { get; init; } = new();
+
     /// <summary>Per-module rank overrides, pattern -> r (HF <c>rank_pattern</c>).</summary>
     public IReadOnlyDictionary<string, int> RankPattern { get; init; } = new Dictionary<string, int>();
 
@@ -76,6 +96,10 @@ public sealed record LoraConfig : TunerConfig
         if (!(LoraDropout >= 0 && LoraDropout < 1)) throw new ArgumentException($"LoraConfig: lora_dropout must lie in [0, 1), got {LoraDropout}");
         if (Bias is not ("none" or "all" or "lora_only")) throw new ArgumentException($"LoraConfig: bias must be \"none\", \"all\" or \"lora_only\", got \"{Bias}\"");
         if (UseDora && LoraBias) throw new ArgumentException("LoraConfig: use_dora and lora_bias cannot be combined");
+        if (InitLoraWeights == LoraInit.Loftq && LoftqConfig.LoftqBits != 4)
+            throw new ArgumentException($"LoraConfig: loftq_config.loftq_bits = {LoftqConfig.LoftqBits} is not supported (4-bit NF4 only)");
+        if (InitLoraWeights == LoraInit.Loftq && LoftqConfig.LoftqIter < 1)
+            throw new ArgumentException($"LoraConfig: loftq_config.loftq_iter must be at least 1, got {LoftqConfig.LoftqIter}");
         if (LayersPattern is { Length: > 0 } && LayersToTransform is not { Length: > 0 })
             throw new ArgumentException("LoraConfig: When `layers_pattern` is specified, `layers_to_transform` must also be specified. ");
         if (TargetModules is { Names: null } && LayersToTransform is { Length: > 0 })

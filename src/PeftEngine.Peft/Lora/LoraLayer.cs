@@ -119,10 +119,18 @@ public abstract class LoraLayer : Module, ITunerLayer
         Alpha[adapter] = alpha;
         Scaling[adapter] = config.UseRslora ? alpha / Math.Sqrt(r) : alpha / r;
         UseDora[adapter] = config.UseDora;
+        InitializeFromWeight(adapter, r, Scaling[adapter], config, generator);
         _adapters.Add(adapter);
         if (config.UseDora)
             MagnitudeVector.Add(adapter, new WeightHolder(DoraMath.InitialMagnitude(this, adapter)));
         Train(BaseLayer.IsTraining);
+    }
+
+    /// <summary>Initialisations that read the base weight (PiSSA, LoftQ); the default supports none of them.</summary>
+    protected virtual void InitializeFromWeight(string adapter, int r, double scaling, LoraConfig config, Generator? generator)
+    {
+        if (config.InitLoraWeights is LoraInit.Pissa or LoraInit.Loftq)
+            throw new NotSupportedException($"LoRA: init_lora_weights = {config.InitLoraWeights} is implemented for Linear layers, not {BaseLayer.GetType().Name}");
     }
 
     /// <summary>True when this layer type implements DoRA.</summary>

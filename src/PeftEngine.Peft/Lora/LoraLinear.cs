@@ -70,6 +70,12 @@ public sealed class LoraLinear : LoraLayer
     /// <inheritdoc/>
     protected override bool SupportsDora => true;
 
+    /// <inheritdoc/>
+    protected override void InitializeFromWeight(string adapter, int r, double scaling, LoraConfig config, Generator? generator)
+    {
+        if (config.InitLoraWeights is LoraInit.Pissa or LoraInit.Loftq) LoraWeightInit.Apply(this, adapter, r, scaling, config, generator);
+    }
+
     internal override int OutputDim => FanInFanOut ? 1 : 0;
 
     internal override Tensor BaseWeightOutIn()

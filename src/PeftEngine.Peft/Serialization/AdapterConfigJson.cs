@@ -59,8 +59,16 @@ public static class AdapterConfigJson
             null => LoraInit.Default,
             JsonValue v when v.TryGetValue<bool>(out bool b) => b ? LoraInit.Default : LoraInit.Random,
             JsonValue v when v.TryGetValue<string>(out var s) && s == "gaussian" => LoraInit.Gaussian,
-            var v => throw new NotSupportedException($"{source}: init_lora_weights = {v.ToJsonString()} is not supported (supported: true, false, \"gaussian\")"),
+            JsonValue v when v.TryGetValue<string>(out var s) && (s == "pissa" || s.StartsWith("pissa_niter_", StringComparison.Ordinal)) => LoraInit.Pissa,
+            JsonValue v when v.TryGetValue<string>(out var s) && s == "loftq" => LoraInit.Loftq,
+            var v => throw new NotSupportedException($"{source}: init_lora_weights = {v.ToJsonString()} is not supported (supported: true, false, \"gaussian\", \"pissa\", \"pissa_niter_N\", \"loftq\")"),
         };
+        int? pissaNiter = o["init_lora_weights"] is JsonValue pv && pv.TryGetValue<string>(out var ps) && ps.StartsWith("pissa_niter_", StringComparison.Ordinal)
+            ? (int.TryParse(ps["pissa_niter_".Length..], out int n) && n >= 0 ? n : throw new NotSupportedException($"{source}: init_lora_weights = \"{ps}\" has no valid iteration count"))
+            : null;
+        var loftq = o["loftq_config"] is JsonObject lq && lq.Count > 0
+            ? new LoftqConfig((int)Num(lq, "loftq_bits", 4), (int)Num(lq, "loftq_iter", 1))
+            : new LoftqConfig();
         return new LoraConfig
         {
             TaskType = Str(o, "task_type"),
@@ -75,7 +83,7 @@ public static class AdapterConfigJson
             UseRslora = Bool(o, "use_rslora", false),
             UseDora = Bool(o, "use_dora", false),
             LoraBias = Bool(o, "lora_bias", false),
-            InitLoraWeights = init,
+            InitLoraWeights = init, PissaNiter = pissaNiter, LoftqConfig = loftq,
             TargetModules = Targets(o["target_modules"]),
             ExcludeModules = Targets(o["exclude_modules"]),
             ModulesToSave = o["modules_to_save"] is JsonArray ms ? ms.Select(n => n!.GetValue<string>()).ToArray() : null,
@@ -146,10 +154,16 @@ public static class AdapterConfigJson
         ["arrow_config"] = null, ["auto_mapping"] = null, ["base_model_name_or_path"] = c.BaseModelNameOrPath,
         ["bias"] = c.Bias, ["corda_config"] = null, ["ensure_weight_tying"] = false, ["eva_config"] = null,
         ["exclude_modules"] = TargetsValue(c.ExcludeModules), ["fan_in_fan_out"] = c.FanInFanOut, ["inference_mode"] = true,
-        ["init_lora_weights"] = c.InitLoraWeights switch { LoraInit.Default => true, LoraInit.Random => false, _ => "gaussian" },
+        ["init_lora_weights"] = c.InitLoraWeights switch
+        {
+            LoraInit.Default => true, LoraInit.Random => false, LoraInit.Gaussian => "gaussian", LoraInit.Loftq => "loftq",
+            _ => c.PissaNiter is int n ? $"pissa_niter_{n}" : "pissa",
+        },
         ["kasa_config"] = null, ["layer_replication"] = null,
         ["layers_pattern"] = c.LayersPattern is { Length: 1 } lp ? lp[0] : c.LayersPattern?.Cast<object?>().ToList(),
-        ["layers_to_transform"] = c.LayersToTransform?.Cast<object?>().ToList(), ["loftq_config"] = new Dictionary<string, object?>(),
+        ["layers_to_transform"] = c.LayersToTransform?.Cast<object?>().ToList(), ["loftq_config"] = c.InitLoraWeights == LoraInit.Loftq
+            ? new Dictionary<string, object?> { ["loftq_bits"] = c.LoftqConfig.LoftqBits, ["loftq_iter"] = c.LoftqConfig.LoftqIter }
+            : new Dictionary<string, object?>(),
         ["lora_alpha"] = c.LoraAlpha, ["lora_bias"] = c.LoraBias, ["lora_dropout"] = new PyFloat(c.LoraDropout), ["lora_ga_config"] = null,
         ["megatron_config"] = null, ["megatron_core"] = "megatron.core", ["modules_to_save"] = c.ModulesToSave?.Cast<object?>().ToList(),
         ["monteclora_config"] = null, ["peft_type"] = "LORA", ["peft_version"] = $"{v.Major}.{v.Minor}.{Math.Max(v.Build, 0)}", ["qalora_group_size"] = 16, ["r"] = c.R,
