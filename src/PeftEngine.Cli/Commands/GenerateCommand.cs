@@ -18,19 +18,22 @@ public static class GenerateCommand
 {
     public static int Run(string[] args)
     {
-        var options = CommandLine.Options(args, "model", "prompt", "max-new-tokens", "temperature", "top-k", "top-p", "repetition-penalty", "seed");
-        string model = LogitsCommand.Required(options, "model");
+        var options = CommandLine.Options(args, "model", "adapter", "prompt", "max-new-tokens", "temperature", "top-k", "top-p", "repetition-penalty", "seed");
+        string model = ModelResolver.Locate(LogitsCommand.Required(options, "model"));
         string prompt = LogitsCommand.Required(options, "prompt");
         double temperature = Number(options, "temperature", 1.0);
         bool sample = (options.ContainsKey("temperature") && temperature > 0) || options.ContainsKey("top-k") || options.ContainsKey("top-p");
 
         var tokenizer = LoadTokenizer(model);
-        var lm = AutoModel.FromPretrained(model);
-        using var owner = lm.Module;
+        var baseModel = AutoModel.FromPretrained(model);
+        using var owner = baseModel.Module;
+        // With --adapter, the base runs with a saved HF PEFT adapter on top (PeftModel.from_pretrained).
+        using var peft = options.TryGetValue("adapter", out var adapter) ? PeftEngine.Peft.PeftModel.FromPretrained(baseModel.Module, adapter) : null;
+        ICausalLanguageModel lm = peft is null ? baseModel : peft;
         // stop at the tokenizer's end token and at every eos_token_id of the model's config (Llama 3 lists several)
         var stop = new List<long>();
         if (tokenizer.EosTokenId is int eos) stop.Add(eos);
-        var configEos = lm switch { LlamaModel l => l.Config.EosTokenIds, Gpt2Model g => g.Config.EosTokenIds, _ => [] };
+        var configEos = baseModel switch { LlamaModel l => l.Config.EosTokenIds, Gpt2Model g => g.Config.EosTokenIds, _ => [] };
         stop.AddRange(configEos.Select(i => (long)i).Where(i => !stop.Contains(i)));
         var config = new GenerationConfig
         {
