@@ -21,7 +21,7 @@ public class LlamaGgufTests
     ];
 
     /// <summary>Writes the fixture <paramref name="name"/> as a GGUF file the way llama.cpp would.</summary>
-    internal static void WriteGguf(string name, string path, string? architecture = null, DType? matrixDType = null)
+    internal static void WriteGguf(string name, string path, string? architecture = null, DType? matrixDType = null, bool q4Matrices = false)
     {
         var config = (RopeDecoderConfig)HfConfig.Load(Path.Combine(LlamaFixture.Directory(name), "config.json"));
         string arch = architecture ?? (config.ModelType == "qwen2" ? "qwen2" : "llama");   // Mistral is written as llama
@@ -49,7 +49,9 @@ public class LlamaGgufTests
             owned.Add(t);
             if (permute && permuteHeads is int heads) { t = LlamaQkPermutation.Apply(t, heads); owned.Add(t); }
             if (matrixDType is DType md && t.Rank == 2) { t = Ops.Cast(t, md); owned.Add(t); }   // as llama.cpp's f16 / bf16 outtypes
-            w.AddTensor(gguf, t);
+            if (q4Matrices && t.Rank == 2 && t.Shape[1] % 32 == 0)                                  // as llama.cpp's q4_0 outtype
+                w.AddRaw(gguf, GgmlType.Q4_0, t.Shape.ToArray(), Quant.GgmlLegacyBlocks.QuantizeQ4_0(t.ToFloatArray()));
+            else w.AddTensor(gguf, t);
         }
         Add("token_embd.weight", "model.embed_tokens.weight");
         Add("output_norm.weight", "model.norm.weight");
@@ -104,6 +106,35 @@ public class LlamaGgufTests
             using var got = fromGguf.Forward(ids);
             // rope_freqs is stored in float32, so llama3-scaled angles differ by ~1e-7 relative
             TestData.AssertClose(want.ToDoubleArray(), got.ToDoubleArray(), atol: 1e-5, rtol: 1e-5, what: name + " logits");
+        }
+        finally { File.Delete(path); }
+    }
+
+    [Fact]
+    public void Q4_0GgufMatricesLoadAsTheirDequantizedBlocks()
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"q4-{Guid.NewGuid():N}.gguf");
+        try
+        {
+            WriteGguf("llama", path, q4Matrices: true);
+            using var fromGguf = LlamaModel.FromGguf(path);
+            using var reference = LlamaModel.FromPretrained(LlamaFixture.Directory("llama"));
+            int quantized = 0;
+            var got = fromGguf.NamedParameters().ToDictionary(np => np.Name, np => np.Parameter);
+            foreach (var (pname, p) in reference.NamedParameters())
+            {
+                var want = p.Data.ToFloatArray();
+                if (p.Data.Rank == 2 && p.Data.Shape[1] % 32 == 0)
+                {
+                    // Row permutation (q/k) moves whole rows, so each row's blocks are those of the HF weight.
+                    var expanded = new float[want.Length];
+                    Quant.GgmlLegacyBlocks.DequantizeQ4_0(Quant.GgmlLegacyBlocks.QuantizeQ4_0(want), expanded);
+                    want = expanded;
+                    quantized++;
+                }
+                Assert.Equal(want, got[pname].Data.ToFloatArray());
+            }
+            Assert.True(quantized >= 8, $"only {quantized} matrices were stored as Q4_0");
         }
         finally { File.Delete(path); }
     }

@@ -37,6 +37,18 @@ public class GgmlBlockTests
     }
 
     [Fact]
+    public void Q4_0QuantizerEqualsGgufPy()
+    {
+        var path = Path.Combine(AppContext.BaseDirectory, "Fixtures", "ggml", "ggml_fixture.json");
+        using var doc = JsonDocument.Parse(File.ReadAllText(path));
+        var q4 = doc.RootElement.EnumerateArray().Single(c => c.GetProperty("type").GetString() == "Q4_0");
+        var valueBytes = Convert.FromBase64String(q4.GetProperty("values").GetString()!);
+        var values = new float[valueBytes.Length / 4];
+        Buffer.BlockCopy(valueBytes, 0, values, 0, valueBytes.Length);
+        Assert.Equal(Convert.FromBase64String(q4.GetProperty("data").GetString()!), GgmlLegacyBlocks.QuantizeQ4_0(values));
+    }
+
+    [Fact]
     public void Q4_0HandComputedBlock()
     {
         // d = 0.5 (float16 0x3800); byte j = (hi << 4) | lo with lo = j, hi = 15 - j:

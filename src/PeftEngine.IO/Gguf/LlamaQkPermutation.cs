@@ -28,9 +28,13 @@ public static class LlamaQkPermutation
     /// un-permuted with <c>{arch}.attention.head_count</c> heads and <c>blk.N.attn_k.*</c> with
     /// <c>{arch}.attention.head_count_kv</c> (default: head_count); every other tensor loads unchanged.
     /// </summary>
-    public static Tensor LoadInHfOrder(GgufFile file, string name, DType? convertTo = null)
+    public static Tensor LoadInHfOrder(GgufFile file, string name, DType? convertTo = null) =>
+        InHfOrder(file, name, file.Load(name, convertTo));
+
+    /// <summary>Puts an already loaded tensor <paramref name="t"/> of <paramref name="file"/> (for instance one expanded
+    /// from a quantized block type) into HF row order, as <see cref="LoadInHfOrder"/> does; takes ownership of t.</summary>
+    public static Tensor InHfOrder(GgufFile file, string name, Tensor t)
     {
-        var t = file.Load(name, convertTo);
         bool isQ = name.Contains(".attn_q."), isK = name.Contains(".attn_k.");
         if (!(isQ || isK) || !file.Has("general.architecture") || !PermutedArchitectures.Contains(file.Architecture)) return t;
         long heads = file.ArchInteger("attention.head_count")

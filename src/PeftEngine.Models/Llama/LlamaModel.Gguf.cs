@@ -101,7 +101,15 @@ public sealed partial class LlamaModel
 
         public Shape ShapeOf(string key) => new(file.Info(key).Shape);
 
-        public Tensor Load(string key, DType _) => LlamaQkPermutation.LoadInHfOrder(file, key, dtype);
+        /// <remarks>Quantized block types (Q4_0 … Q6_K, IQ4_NL) are expanded to F32 first (then cast to the model's dtype).</remarks>
+        public Tensor Load(string key, DType _)
+        {
+            if (Array.IndexOf(Quant.GgufDequantizer.SupportedBlockTypes, file.Info(key).Type) < 0)
+                return LlamaQkPermutation.LoadInHfOrder(file, key, dtype);
+            var f32 = LlamaQkPermutation.InHfOrder(file, key, Quant.GgufDequantizer.LoadF32(file, key));
+            if (dtype == DType.F32) return f32;
+            using (f32) return Ops.Cast(f32, dtype);
+        }
 
         /// <summary>HF parameter name -> llama.cpp tensor name (convert_hf_to_gguf's tensor map).</summary>
         public static string? GgufName(string hf)

@@ -34,6 +34,33 @@ public static class GgmlLegacyBlocks
         }
     });
 
+    /// <summary>Quantizes values to Q4_0 blocks as ggml's reference quantizer does: d = (the value of largest magnitude,
+    /// with its sign) / −8, stored as float16; q = min(15, trunc(x / d + 8.5)), so that extreme value lands on code 0.</summary>
+    /// <remarks>llama.cpp: quantize_row_q4_0_ref.</remarks>
+    public static byte[] QuantizeQ4_0(ReadOnlySpan<float> values)
+    {
+        if (values.Length % Block != 0)
+            throw new ArgumentException($"Q4_0: {values.Length} values are not a multiple of the block size 32");
+        var result = new byte[values.Length / Block * 18];
+        for (int b = 0; b < values.Length / Block; b++)
+        {
+            var x = values.Slice(b * Block, Block);
+            float amax = 0, max = 0;
+            foreach (float v in x)
+                if (MathF.Abs(v) > amax) { amax = MathF.Abs(v); max = v; }
+            float d = max / -8f;
+            float id = d != 0 ? 1f / d : 0f;
+            BinaryPrimitives.WriteUInt16LittleEndian(result.AsSpan(b * 18), BitConverter.HalfToUInt16Bits((Half)d));
+            for (int j = 0; j < 16; j++)
+            {
+                int lo = Math.Min(15, (int)(sbyte)(x[j] * id + 8.5f));
+                int hi = Math.Min(15, (int)(sbyte)(x[j + 16] * id + 8.5f));
+                result[b * 18 + 2 + j] = (byte)(lo | (hi << 4));
+            }
+        }
+        return result;
+    }
+
     /// <summary>Q4_1 (20 bytes: d, m, qs[16]).</summary>
     public static void DequantizeQ4_1(ReadOnlySpan<byte> blocks, Span<float> y) => ForEachBlock(blocks, y, 20, (b, o) =>
     {

@@ -51,8 +51,11 @@ def case(qtype, count):
         data = random_blocks(qtype, count)
     out = quants.dequantize(data.reshape(1, -1), qtype).astype(np.float32).reshape(-1)
     assert out.size == count * block
-    return {"type": qtype.name, "blocks": count, "data": base64.b64encode(data.tobytes()).decode(),
-            "expected": base64.b64encode(out.tobytes()).decode()}
+    result = {"type": qtype.name, "blocks": count, "data": base64.b64encode(data.tobytes()).decode(),
+              "expected": base64.b64encode(out.tobytes()).decode()}
+    if qtype in (T.Q4_0, T.Q4_1, T.Q5_0, T.Q5_1, T.Q8_0):
+        result["values"] = base64.b64encode(values.astype(np.float32).tobytes()).decode()
+    return result
 
 
 def main():
