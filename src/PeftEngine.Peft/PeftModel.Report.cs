@@ -23,10 +23,16 @@ public sealed partial class PeftModel
     /// <remarks>HF: PeftModel.print_trainable_parameters().</remarks>
     public string PrintTrainableParameters()
     {
-        var (t, a) = GetNbTrainableParameters();
-        string line = string.Create(CultureInfo.InvariantCulture,
-            $"trainable params: {t:N0} || all params: {a:N0} || trainable%: {(a == 0 ? 0 : 100.0 * t / a):F4}");
+        string line = TrainableParametersLine();
         Console.WriteLine(line);
         return line;
+    }
+
+    /// <summary>The line <see cref="PrintTrainableParameters"/> prints, without printing it.</summary>
+    public string TrainableParametersLine()
+    {
+        var (t, a) = GetNbTrainableParameters();
+        return string.Create(CultureInfo.InvariantCulture,
+            $"trainable params: {t:N0} || all params: {a:N0} || trainable%: {(a == 0 ? 0 : 100.0 * t / a):F4}");
     }
 }

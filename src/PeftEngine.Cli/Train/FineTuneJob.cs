@@ -80,9 +80,7 @@ public sealed class FineTuneJob(FineTuneOptions options, IFineTuneReporter repor
 
         using var peft = PeftModel.ForCausalLm(lm, config, generator: new Generator(options.Seed));
         if (options.LoadIn4Bit && loftq) Quantize(peft.Model);
-        var (trainable, all) = peft.GetNbTrainableParameters();
-        reporter.Info(string.Create(CultureInfo.InvariantCulture,
-            $"trainable params: {trainable:N0} || all params: {all:N0} || trainable%: {100.0 * trainable / all:F4}"));
+        reporter.Info(peft.TrainableParametersLine());
         string checkpoints = Path.Combine(options.Output, "checkpoints");
         var trainerOptions = new TrainerOptions
         {

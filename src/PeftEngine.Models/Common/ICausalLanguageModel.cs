@@ -39,6 +39,14 @@ public interface ICausalLanguageModel
 /// <summary>One <see cref="KvCache"/> per attention layer of a model, disposed together.</summary>
 public sealed class ModelKvCache(IReadOnlyList<KvCache> layers) : IDisposable
 {
+    /// <summary>Allocates <paramref name="layers"/> empty caches of (batch, kvHeads, maxLength, headDim) each.</summary>
+    public static ModelKvCache Allocate(int layers, int batch, int kvHeads, int maxLength, int headDim, DType dtype)
+    {
+        var caches = new List<KvCache>(layers);
+        for (int i = 0; i < layers; i++) caches.Add(new KvCache(batch, kvHeads, maxLength, headDim, dtype));
+        return new ModelKvCache(caches);
+    }
+
     /// <summary>The per-layer caches, in layer order.</summary>
     public IReadOnlyList<KvCache> Layers { get; } = layers ?? throw new ArgumentNullException(nameof(layers));
 

@@ -85,9 +85,7 @@ public sealed partial class Gpt2Model : Module, ICausalLanguageModel, IPositione
             throw new ArgumentException($"Gpt2Model.CreateCache: {maxLength} positions exceed n_positions {MaxPositions}");
         var dtype = Transformer.Wte.Weight.DType;
         int heads = Config.NumAttentionHeads, headDim = Config.HiddenSize / heads;
-        var layers = new List<KvCache>();
-        for (int i = 0; i < Config.NumHiddenLayers; i++) layers.Add(new KvCache(batch, heads, maxLength, headDim, dtype));
-        return new ModelKvCache(layers);
+        return ModelKvCache.Allocate(Config.NumHiddenLayers, batch, heads, maxLength, headDim, dtype);
     }
 
     /// <summary>Greedy decoding without a key/value cache: appends the most likely next token

@@ -91,10 +91,7 @@ public sealed partial class LlamaModel : Module, ICausalLanguageModel, IPosition
         if (maxLength > MaxPositions)
             throw new ArgumentException($"LlamaModel.CreateCache: {maxLength} positions exceed max_position_embeddings {MaxPositions}");
         var dtype = Transformer.EmbedTokens.Weight.DType;
-        var layers = new List<KvCache>();
-        for (int i = 0; i < Config.NumHiddenLayers; i++)
-            layers.Add(new KvCache(batch, Config.NumKeyValueHeads, maxLength, Config.HeadDim, dtype));
-        return new ModelKvCache(layers);
+        return ModelKvCache.Allocate(Config.NumHiddenLayers, batch, Config.NumKeyValueHeads, maxLength, Config.HeadDim, dtype);
     }
 
     /// <inheritdoc/>

@@ -10,7 +10,7 @@ namespace PeftEngine.Quant;
 /// <code>
 /// Q4_0:   y = (q − 8) · d          Q4_1: y = q · d + m
 /// Q5_0:   y = (q − 16) · d         Q5_1: y = q · d + m
-/// Q8_0:   y = q · d  (q an int8)   IQ4_NL: y = d · kvalues[q]  (a fixed non-linear 16-value table)
+/// IQ4_NL: y = d · kvalues[q]  (a fixed non-linear 16-value table); Q8_0 (y = q · d) is read by IO's GgufQuants.
 /// </code>
 /// </summary>
 /// <remarks>llama.cpp: ggml-quants.c dequantize_row_q4_0 … dequantize_row_iq4_nl; gguf-py quants.py.</remarks>
@@ -98,13 +98,6 @@ public static class GgmlLegacyBlocks
             o[j] = lo * d + m;
             o[j + 16] = hi * d + m;
         }
-    });
-
-    /// <summary>Q8_0 (34 bytes: d, qs[32] as int8).</summary>
-    public static void DequantizeQ8_0(ReadOnlySpan<byte> blocks, Span<float> y) => ForEachBlock(blocks, y, 34, (b, o) =>
-    {
-        float d = Half(b, 0);
-        for (int j = 0; j < 32; j++) o[j] = (sbyte)b[2 + j] * d;
     });
 
     /// <summary>IQ4_NL (18 bytes: d, qs[16]), nibbles laid out as Q4_0.</summary>

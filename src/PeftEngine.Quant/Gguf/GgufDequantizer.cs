@@ -22,7 +22,7 @@ public static class GgufDequantizer
             case GgmlType.Q4_1: GgmlLegacyBlocks.DequantizeQ4_1(blocks, output); break;
             case GgmlType.Q5_0: GgmlLegacyBlocks.DequantizeQ5_0(blocks, output); break;
             case GgmlType.Q5_1: GgmlLegacyBlocks.DequantizeQ5_1(blocks, output); break;
-            case GgmlType.Q8_0: GgmlLegacyBlocks.DequantizeQ8_0(blocks, output); break;
+            case GgmlType.Q8_0: GgufQuants.DequantizeQ8_0(blocks, output); break;
             case GgmlType.IQ4_NL: GgmlLegacyBlocks.DequantizeIq4Nl(blocks, output); break;
             case GgmlType.Q2_K: GgmlKQuants.DequantizeQ2_K(blocks, output); break;
             case GgmlType.Q3_K: GgmlKQuants.DequantizeQ3_K(blocks, output); break;
