@@ -14,6 +14,9 @@ public static class PeftMethods
     private static readonly Dictionary<string, Func<Tuner>> Tuners = new(StringComparer.Ordinal)
     {
         ["LORA"] = () => new LoraTuner(),
+        ["IA3"] = () => new Ia3.Ia3Tuner(),
+        ["LN_TUNING"] = () => new Subset.LnTuningTuner(),
+        ["BITFIT"] = () => new Subset.BitFitTuner(),
     };
 
     /// <summary>Registers (or replaces) the tuner factory of <paramref name="peftType"/>.</summary>

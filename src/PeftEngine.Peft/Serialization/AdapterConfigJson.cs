@@ -35,7 +35,10 @@ public static class AdapterConfigJson
         return peftType switch
         {
             "LORA" => ParseLora(obj, source),
-            _ => throw new NotSupportedException($"{source}: unknown peft_type \"{peftType}\"; this engine reads: LORA"),
+            "IA3" => ScalingSubsetConfigJson.ParseIa3(obj, source),
+            "LN_TUNING" => ScalingSubsetConfigJson.ParseLnTuning(obj, source),
+            "BITFIT" => ScalingSubsetConfigJson.ParseBitFit(obj, source),
+            _ => throw new NotSupportedException($"{source}: unknown peft_type \"{peftType}\"; this engine reads: LORA, IA3, LN_TUNING, BITFIT"),
         };
     }
 
@@ -112,18 +115,18 @@ public static class AdapterConfigJson
         if (!isDefault) throw new NotSupportedException($"{source}: {key} = {node!.ToJsonString()} is not supported by this engine");
     }
 
-    private static TargetModules? Targets(JsonNode? node) => node switch
+    internal static TargetModules? Targets(JsonNode? node) => node switch
     {
         null => null,
         JsonArray a => a.Count == 0 ? null : TargetModules.Of([.. a.Select(n => n!.GetValue<string>())]),
         var v => v.GetValue<string>() == TargetModules.AllLinearShorthand ? TargetModules.AllLinear : TargetModules.Regex(v.GetValue<string>()),
     };
 
-    private static string? Str(JsonObject o, string key) => o[key] is JsonValue v ? v.GetValue<string>() : null;
+    internal static string? Str(JsonObject o, string key) => o[key] is JsonValue v ? v.GetValue<string>() : null;
 
-    private static bool Bool(JsonObject o, string key, bool fallback) => o[key] is JsonValue v ? v.GetValue<bool>() : fallback;
+    internal static bool Bool(JsonObject o, string key, bool fallback) => o[key] is JsonValue v ? v.GetValue<bool>() : fallback;
 
-    private static double Num(JsonObject o, string key, double fallback) => o[key] is JsonValue v ? v.GetValue<double>() : fallback;
+    internal static double Num(JsonObject o, string key, double fallback) => o[key] is JsonValue v ? v.GetValue<double>() : fallback;
 
     // ----------------------------------------------------------------------------------------- writing
 
@@ -132,12 +135,13 @@ public static class AdapterConfigJson
     public static string Write(PeftConfig config, Version? peftVersion = null)
     {
         var target = peftVersion ?? PeftVersionKeys.Latest;
-        var fields = config switch
+        var (fields, versions) = config switch
         {
-            LoraConfig l => LoraFields(l, target),
-            _ => throw new NotSupportedException($"adapter_config.json: no writer for {config.PeftType}"),
+            LoraConfig l => (LoraFields(l, target), PeftVersionKeys.Lora),
+            _ => ScalingSubsetConfigJson.Fields(config, target)
+                ?? throw new NotSupportedException($"adapter_config.json: no writer for {config.PeftType}"),
         };
-        var keys = fields.Keys.Where(k => PeftVersionKeys.Lora[k] <= target).Order(StringComparer.Ordinal).ToList();
+        var keys = fields.Keys.Where(k => versions[k] <= target).Order(StringComparer.Ordinal).ToList();
         var sb = new StringBuilder("{\n");
         for (int i = 0; i < keys.Count; i++)
         {
@@ -173,7 +177,7 @@ public static class AdapterConfigJson
         ["use_rslora"] = c.UseRslora, ["velora_config"] = null,
     };
 
-    private static object? TargetsValue(TargetModules? t) => t is null ? null : t.Names is { } n ? n.Cast<object?>().ToList() : t.Pattern;
+    internal static object? TargetsValue(TargetModules? t) => t is null ? null : t.Names is { } n ? n.Cast<object?>().ToList() : t.Pattern;
 
     /// <summary>A float written as Python writes it (0.0, 0.05), not as an integer.</summary>
     private readonly record struct PyFloat(double Value);
