@@ -27,6 +27,10 @@ public sealed record Ia3Config : TunerConfig
     /// <c>feedforward_modules</c>).</summary>
     public TargetModules? FeedforwardModules { get; init; }
 
+    /// <summary>"No feed-forward module" (HF's empty list <c>feedforward_modules=[]</c>, which turns the defaults off):
+    /// a regex that matches nothing, written to the file as <c>[]</c>.</summary>
+    public static TargetModules NoFeedforward { get; } = TargetModules.Regex("(?!)");
+
     /// <summary>True when the base weight is stored (in, out), as GPT-2's Conv1D; set automatically for Conv1D
     /// targets (HF <c>fan_in_fan_out</c>).</summary>
     public bool FanInFanOut { get; init; }

@@ -114,8 +114,9 @@ public sealed class Ia3Layer : Module, ITunerLayer
         }
         using var result = BaseLayer.Forward(x);
         using var rf = MaybeOwned.Cast(result, DType.F32);
-        using var y = Ops.Mul(rf.Value, l);                             // (..., out) ⊙ (out)
-        return y.DType == result.DType ? y.Alias() : Ops.Cast(y, result.DType);
+        var y = Ops.Mul(rf.Value, l);                                   // (..., out) ⊙ (out)
+        if (y.DType == result.DType) return y;
+        using (y) return Ops.Cast(y, result.DType);
     }
 
     /// <summary>The base output scaled by the active adapters (the base output alone when disabled or merged).</summary>

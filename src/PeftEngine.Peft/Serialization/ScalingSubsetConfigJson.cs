@@ -41,7 +41,7 @@ internal static class ScalingSubsetConfigJson
             InferenceMode = AdapterConfigJson.Bool(o, "inference_mode", false),
             TargetModules = AdapterConfigJson.Targets(o["target_modules"]),
             ExcludeModules = AdapterConfigJson.Targets(o["exclude_modules"]),
-            FeedforwardModules = AdapterConfigJson.Targets(o["feedforward_modules"]),
+            FeedforwardModules = o["feedforward_modules"] is JsonArray { Count: 0 } ? Ia3Config.NoFeedforward : AdapterConfigJson.Targets(o["feedforward_modules"]),
             FanInFanOut = AdapterConfigJson.Bool(o, "fan_in_fan_out", false),
             InitIa3Weights = AdapterConfigJson.Bool(o, "init_ia3_weights", true),
             ModulesToSave = SaveList(o, source),
@@ -92,7 +92,7 @@ internal static class ScalingSubsetConfigJson
             ["modules_to_save"] = tc.ModulesToSave?.Cast<object?>().ToList(),
         };
         if (config is not Ia3Config ia3) return (fields, SubsetKeys);
-        fields["feedforward_modules"] = AdapterConfigJson.TargetsValue(ia3.FeedforwardModules);
+        fields["feedforward_modules"] = ia3.FeedforwardModules == Ia3Config.NoFeedforward ? new List<object?>() : AdapterConfigJson.TargetsValue(ia3.FeedforwardModules);
         fields["fan_in_fan_out"] = ia3.FanInFanOut;
         fields["init_ia3_weights"] = ia3.InitIa3Weights;
         return (fields, Ia3Keys);
