@@ -36,7 +36,10 @@ public static class MethodCatalog
     /// <summary>What "partial" means for the methods that are partly there.</summary>
     public static readonly IReadOnlyDictionary<string, string> Notes = new Dictionary<string, string>
     {
-        ["PiSSA"] = "pissa and pissa_niter_N initialisation of Linear layers work; converting a trained PiSSA adapter back to a plain LoRA of the original weight is not implemented yet",
+        ["PiSSA"] = "pissa and pissa_niter_N initialisation of Linear layers work, and the library exports a trained adapter as a rank-2r LoRA of the original weight (SavePretrainedConvertingPissa); `peft train --init pissa` does not convert on save yet",
+        ["(IA)3"] = "library API (PeftModel.Create(model, new Ia3Config()), HF IA3 files load and save, merge, weighted combination); not yet a `peft train --method` choice",
+        ["BitFit"] = "library API (PeftModel.Create(model, new BitFitConfig())), saved as peft_type BITFIT with the tuned biases under the base keys; not yet a `peft train --method` choice",
+        ["LN tuning"] = "library API (PeftModel.Create(model, new LnTuningConfig()), HF LN_TUNING files); not yet a `peft train --method` choice",
         ["LoftQ"] = "4-bit NF4 LoftQ on full-precision Linear bases (peft train --init loftq --load-in-4bit); replace_lora_weights_loftq on an already quantized base is not implemented",
         ["QLoRA"] = "LoRA/DoRA on NF4/FP4 bases with double quantization (peft train --load-in-4bit); paged optimizers are not implemented",
     };
@@ -57,12 +60,12 @@ public static class MethodCatalog
         new("MAM Adapter / Parallel Adapter", "Towards a Unified View of Parameter-Efficient Transfer Learning", "ICLR 2022", 2, MethodStatus.Planned, OtherTechnique: false),
         new("UniPELT", "UniPELT: A Unified Framework for Parameter-Efficient Language Model Tuning", "ACL 2022", 8, MethodStatus.Planned, OtherTechnique: false),
         new("P-tuning v2", "P-Tuning v2: Prompt Tuning Can Be Comparable to Fine-tuning Universally Across Scales and Tasks", "ACL 2022", 4, MethodStatus.Planned, OtherTechnique: false),
-        new("BitFit", "BitFit: Simple Parameter-efficient Fine-tuning for Transformer-based Masked Language-models", "ACL 2022", 7, MethodStatus.Planned, OtherTechnique: false),
+        new("BitFit", "BitFit: Simple Parameter-efficient Fine-tuning for Transformer-based Masked Language-models", "ACL 2022", 7, MethodStatus.Partial, OtherTechnique: false),
         new("FedPara", "FedPara: Low-rank Hadamard Product for Communication-Efficient Federated Learning", "ICLR 2022", 1, MethodStatus.Planned, OtherTechnique: false),
         new("LoRA", "LoRA: Low-Rank Adaptation of Large Language Models", "ICLR 2022", 1, MethodStatus.Available, OtherTechnique: false),
         new("FAR", "Efficient Fine-Tuning of BERT Models on the Edge", "ISCAS 2022", 7, MethodStatus.Planned, OtherTechnique: false),
         new("SparseAdapter", "SparseAdapter: An Easy Approach for Improving the Parameter-Efficiency of Adapters", "EMNLP 2022 Findings", 2, MethodStatus.Planned, OtherTechnique: false),
-        new("(IA)3", "Few-Shot Parameter-Efficient Fine-Tuning is Better and Cheaper than In-Context Learning", "NeurIPS 2022", 5, MethodStatus.Planned, OtherTechnique: false),
+        new("(IA)3", "Few-Shot Parameter-Efficient Fine-Tuning is Better and Cheaper than In-Context Learning", "NeurIPS 2022", 5, MethodStatus.Partial, OtherTechnique: false),
         new("AdaMix", "AdaMix: Mixture-of-Adaptations for Parameter-efficient Model Tuning", "EMNLP 2022", 2, MethodStatus.Planned, OtherTechnique: false),
         new("AdaLoRA", "Adaptive budget allocation for parameter-efficient fine-tuning", "ICLR 2023", 9, MethodStatus.Planned, OtherTechnique: false),
         new("QLoRA", "QLoRA: Efficient Finetuning of Quantized LLMs", "NeurIPS 2023", 1, MethodStatus.Available, OtherTechnique: false),
@@ -72,7 +75,7 @@ public static class MethodCatalog
         new("P-tuning", "GPT Understands, Too", "AI Open 2024", 3, MethodStatus.Planned, OtherTechnique: false),
         new("LoRA+", "LoRA+: Efficient Low Rank Adaptation of Large Models", "ICML 2024", 9, MethodStatus.Available, OtherTechnique: false),
         new("VeRA", "Vector-based Random Matrix Adaptation", "ICLR 2024", 1, MethodStatus.Planned, OtherTechnique: false),
-        new("LN tuning", "Tuning LayerNorm in Attention: Towards Efficient Multi-Modal LLM Finetuning", "ICLR 2024", 7, MethodStatus.Planned, OtherTechnique: false),
+        new("LN tuning", "Tuning LayerNorm in Attention: Towards Efficient Multi-Modal LLM Finetuning", "ICLR 2024", 7, MethodStatus.Partial, OtherTechnique: false),
         new("BOFT", "Parameter-Efficient Orthogonal Finetuning via Butterfly Factorization", "ICLR 2024", 1, MethodStatus.Planned, OtherTechnique: false),
         new("LyCORIS (LoHa, LoKr)", "Navigating Text-To-Image Customization: From LyCORIS Fine-Tuning to Model Evaluation", "ICLR 2024", 1, MethodStatus.Planned, OtherTechnique: false),
         new("LoftQ", "LoftQ: LoRA-Fine-Tuning-Aware Quantization for Large Language Models", "ICLR 2024", 10, MethodStatus.Available, OtherTechnique: false),
