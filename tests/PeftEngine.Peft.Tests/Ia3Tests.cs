@@ -83,6 +83,27 @@ public class Ia3Tests
         Assert.False(llama.Model.GetSubmodule<Ia3Layer>("model.layers.0.self_attn.k_proj").IsFeedforward);
     }
 
+    [Fact]
+    public void BertDefaultsScaleKeyValueAndBothOutputDenseLayers()
+    {
+        var config = (PeftEngine.IO.BertConfig)PeftEngine.IO.HfConfig.Parse("""
+            {"model_type": "bert", "vocab_size": 30, "hidden_size": 8, "num_hidden_layers": 2, "num_attention_heads": 2,
+             "intermediate_size": 12, "max_position_embeddings": 16}
+            """);
+        using var reference = new PeftEngine.Models.BertModel(config, generator: new Generator(1));
+        using var ids = Tensor.FromArray(new long[] { 1, 5, 9, 2, 3, 7 }, 2, 3);
+        var baseOut = Run(reference, ids);
+        using var peft = PeftModel.Create(new PeftEngine.Models.BertModel(config, generator: new Generator(1)), new Ia3Config { InitIa3Weights = false }, "default", new Generator(2));
+        // "output.dense" is a suffix of both attention.output.dense (in 8) and the FFN's output.dense (in 12), and
+        // HF's endswith test makes both feed-forward: per layer 8 (key) + 8 (value) + 8 + 12
+        Assert.Equal(2 * (8 + 8 + 8 + 12), peft.GetNbTrainableParameters().Trainable);
+        Assert.True(peft.Model.GetSubmodule<Ia3Layer>("encoder.layer.0.attention.output.dense").IsFeedforward);
+        Assert.True(peft.Model.GetSubmodule<Ia3Layer>("encoder.layer.1.output.dense").IsFeedforward);
+        Assert.False(peft.Model.GetSubmodule<Ia3Layer>("encoder.layer.1.attention.self.key").IsFeedforward);
+        AssertDiffers(baseOut, Run(peft, ids), 1e-4, "IA3 on BERT");
+        using (peft.DisableAdapter()) TestData.AssertClose(baseOut, Run(peft, ids), 1e-6, 1e-6, "disabled");
+    }
+
     [Theory]
     [InlineData("transformer.h.0.attn.c_attn", false)]
     [InlineData("transformer.h.1.mlp.c_proj", true)]
