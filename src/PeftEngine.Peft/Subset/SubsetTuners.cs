@@ -1,5 +1,7 @@
 // The tuners of the parameter-subset methods (DESIGN.md §3 point 7): they wrap each target in a
 // ParameterSubsetLayer whose per-adapter copies of the chosen parameters are the only trainable tensors.
+//   LN tuning (Zhao et al., ICLR 2024, arXiv 2312.11420):  y = norm_a(x), a trained copy (γ_a, β_a) of each norm layer
+//   BitFit (Ben Zaken et al., ACL 2022, arXiv 2106.10199):  y = x·Wᵀ + b_a, a trained copy b_a of each bias
 
 using PeftEngine.Nn;
 using PeftEngine.Peft.Tuners;
