@@ -14,6 +14,8 @@ public static class PeftMethods
     private static readonly Dictionary<string, Func<Tuner>> Tuners = new(StringComparer.Ordinal)
     {
         ["LORA"] = () => new LoraTuner(),
+        [Adapters.BottleneckConfig.Type] = () => new Adapters.BottleneckTuner(),
+        [Adapters.AdapterFusionConfig.Type] = () => new Adapters.AdapterFusionTuner(),
     };
 
     /// <summary>Registers (or replaces) the tuner factory of <paramref name="peftType"/>.</summary>

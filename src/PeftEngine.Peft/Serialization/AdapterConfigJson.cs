@@ -15,7 +15,7 @@ namespace PeftEngine.Peft.Serialization;
 /// </summary>
 /// <remarks>HF: PeftConfig.save_pretrained (json.dumps(asdict(config), indent=2, sort_keys=True)) and
 /// PeftConfig.from_pretrained / from_peft_type.</remarks>
-public static class AdapterConfigJson
+public static partial class AdapterConfigJson
 {
     /// <summary>The file name.</summary>
     public const string FileName = "adapter_config.json";
@@ -35,7 +35,9 @@ public static class AdapterConfigJson
         return peftType switch
         {
             "LORA" => ParseLora(obj, source),
-            _ => throw new NotSupportedException($"{source}: unknown peft_type \"{peftType}\"; this engine reads: LORA"),
+            Adapters.BottleneckConfig.Type => ParseBottleneck(obj, source),
+            Adapters.AdapterFusionConfig.Type => ParseAdapterFusion(obj, source),
+            _ => throw new NotSupportedException($"{source}: unknown peft_type \"{peftType}\"; this engine reads: LORA, BOTTLENECK, ADAPTER_FUSION"),
         };
     }
 
@@ -135,9 +137,11 @@ public static class AdapterConfigJson
         var fields = config switch
         {
             LoraConfig l => LoraFields(l, target),
+            Adapters.BottleneckConfig b => BottleneckFields(b, target),
+            Adapters.AdapterFusionConfig f => AdapterFusionFields(f, target),
             _ => throw new NotSupportedException($"adapter_config.json: no writer for {config.PeftType}"),
         };
-        var keys = fields.Keys.Where(k => PeftVersionKeys.Lora[k] <= target).Order(StringComparer.Ordinal).ToList();
+        var keys = fields.Keys.Where(k => config is not LoraConfig || PeftVersionKeys.Lora[k] <= target).Order(StringComparer.Ordinal).ToList();
         var sb = new StringBuilder("{\n");
         for (int i = 0; i < keys.Count; i++)
         {
