@@ -44,7 +44,7 @@ public class ConformanceTests
         using (peft) using (x)
         {
             foreach (var (n, p) in peft.NamedParameters())
-                Assert.True(p.RequiresGrad == (n.Contains(".lora_") || n.Contains(".modules_to_save.")), $"{n}: requires_grad = {p.RequiresGrad}");
+                Assert.True(p.RequiresGrad == (n.Contains(c.AdapterKey) || n.Contains(".modules_to_save.")), $"{n}: requires_grad = {p.RequiresGrad}");
             Assert.All(peft.Parameters().Where(p => p.RequiresGrad), p => Assert.Equal(DType.F32, p.DType));
             var before = Snapshot(peft);
             var outBefore = Run(peft, x);
@@ -92,6 +92,16 @@ public class ConformanceTests
         var baseWeights = Snapshot(reference);
         var (model, peft, _) = Build(c, nonIdentity: true);
         var unmerged = Run(peft, x);
+        if (!c.Mergeable)
+        {
+            AssertMergeIsRefused(c, peft, x, unmerged);
+            using var plain = peft.Unload();
+            Assert.Same(model, plain);
+            Assert.DoesNotContain(plain.NamedModules(), nm => nm.Module is ITunerLayer);
+            Assert.Equal(reference.StateDict().Keys.Order(), plain.StateDict().Keys.Order());
+            TestData.AssertClose(baseOut, Run(plain, x), 0, 0, "unload of a non-mergeable adapter");
+            return;
+        }
         peft.MergeAdapter();
         var merged = Run(peft, x);
         TestData.AssertClose(unmerged, merged, c.MergeTolerance, c.MergeTolerance, "merged");
@@ -115,6 +125,19 @@ public class ConformanceTests
         TestData.AssertClose(unmerged, Run(unloaded, x), c.MergeTolerance, c.MergeTolerance, "merge_and_unload");
     }
 
+    /// <summary>A method that cannot be merged: merge, safe merge and merge_and_unload raise NotSupportedException
+    /// naming the method and change nothing.</summary>
+    private static void AssertMergeIsRefused(PeftCase c, PeftModel peft, Tensor x, double[] expected)
+    {
+        string method = c.Config(false).PeftType;
+        var e = Assert.Throws<NotSupportedException>(() => peft.MergeAdapter());
+        Assert.Contains(method, e.Message);
+        Assert.Contains(method, Assert.Throws<NotSupportedException>(() => peft.MergeAdapter(safeMerge: true)).Message);
+        Assert.Contains(method, Assert.Throws<NotSupportedException>(() => peft.MergeAndUnload()).Message);
+        Assert.All(peft.TunerLayers(), l => Assert.Empty(l.Layer.MergedAdapters));
+        TestData.AssertClose(expected, Run(peft, x), 0, 0, "after a refused merge");
+    }
+
     [Theory, MemberData(nameof(PeftCases.Names), MemberType = typeof(PeftCases))]
     public void MergingTwiceIsIdempotent(string name)
     {
@@ -122,6 +145,11 @@ public class ConformanceTests
         var (_, peft, x) = Build(c, nonIdentity: true);
         using (peft) using (x)
         {
+            if (!c.Mergeable)
+            {
+                AssertMergeIsRefused(c, peft, x, Run(peft, x));
+                return;
+            }
             peft.MergeAdapter();
             var once = Run(peft, x);
             using var capture = PeftWarnings.Capture();
@@ -139,8 +167,13 @@ public class ConformanceTests
         using (peft) using (x)
         {
             var before = Run(peft, x);
+            if (!c.Mergeable)
+            {
+                AssertMergeIsRefused(c, peft, x, before);
+                return;
+            }
             var baseBefore = Snapshot(peft);
-            var lora = peft.NamedParameters().Last(np => np.Name.Contains(".lora_")).Parameter;
+            var lora = peft.NamedParameters().Last(np => np.Name.Contains(c.AdapterKey)).Parameter;
             float saved;
             using (GradMode.Disable())
             {
@@ -150,7 +183,7 @@ public class ConformanceTests
             }
             var e = Assert.Throws<ArgumentException>(() => peft.MergeAndUnload(safeMerge: true));
             Assert.Contains("NaNs detected in the merged weights. The adapter default seems to be broken", e.Message);
-            foreach (var (n, p) in peft.NamedParameters().Where(np => !np.Name.Contains(".lora_")))
+            foreach (var (n, p) in peft.NamedParameters().Where(np => !np.Name.Contains(c.AdapterKey)))
                 Assert.True(baseBefore[n].SequenceEqual(p.Data.To(DType.F32).ToFloatArray()), $"{n} changed by a rejected safe merge");
             Assert.Contains(peft.Model.NamedModules(), nm => nm.Module is ITunerLayer);
             using (GradMode.Disable())
@@ -282,7 +315,8 @@ public class ConformanceTests
         model.To(DType.BF16);
         using var peft = PeftModel.Create(model, c.Config(true), "default", new Generator(3));
         foreach (var (n, p) in peft.NamedParameters())
-            Assert.Equal(n.Contains(".lora_") || n.Contains(".modules_to_save.") ? DType.F32 : DType.BF16, p.DType);
+            Assert.Equal(n.Contains(c.AdapterKey) || n.Contains(".modules_to_save.") ? DType.F32 : DType.BF16, p.DType);
+        if (!c.Mergeable) return;   // nothing to merge; the models themselves compute in F32/F64 only
         // merging into a bf16 weight computes in f32 and rounds once; unmerging rounds again, so each element comes
         // back to within one bf16 rounding of |W + ΔW| plus one of |W| (2^-8 relative each)
         var w = peft.Model.NamedParameters().First(np => np.Name.Contains("base_layer.weight")).Parameter;

@@ -1,5 +1,6 @@
 using PeftEngine.Nn;
 using PeftEngine.Peft;
+using PeftEngine.Peft.Adapters;
 using PeftEngine.Peft.Lora;
 using PeftEngine.Peft.Tuners;
 
@@ -9,6 +10,9 @@ namespace PeftEngine.Tests;
 /// One entry of the conformance suite: a tiny model, its input, and a method config. <see cref="Config"/> receives
 /// <c>nonIdentity</c>: false gives the method's own initialisation (identity where the paper says so), true an
 /// initialisation that changes the output (HF's set_init_weights_false). Adding a method = adding entries here.
+/// <see cref="Mergeable"/> false: merging must raise NotSupportedException naming the method (HF's behaviour for
+/// methods that cannot be folded into the weights); <see cref="AdapterKey"/>: the name part that marks the method's
+/// parameters (<c>.lora_</c>, <c>.adapter_</c>).
 /// </summary>
 public sealed record PeftCase(
     string Name,
@@ -17,7 +21,9 @@ public sealed record PeftCase(
     Func<bool, PeftConfig> Config,
     bool IdentityAtInit = true,
     bool MixedBatches = true,
-    double MergeTolerance = 1e-4)
+    double MergeTolerance = 1e-4,
+    bool Mergeable = true,
+    string AdapterKey = ".lora_")
 {
     public override string ToString() => Name;
 }
@@ -26,6 +32,8 @@ public sealed record PeftCase(
 public static class PeftCases
 {
     private static LoraInit Init(bool nonIdentity) => nonIdentity ? LoraInit.Random : LoraInit.Default;
+
+    private static BottleneckInit BnInit(bool nonIdentity, BottleneckInit init) => nonIdentity ? BottleneckInit.Bert : init;
 
     public static IReadOnlyList<PeftCase> All { get; } =
     [
@@ -66,6 +74,28 @@ public static class PeftCases
         new("llama-dora-mlp-layer0", g => TestLlama.Create(g), TestLlama.Input,
             n => new LoraConfig { TargetModules = TargetModules.Of("gate_proj", "up_proj", "down_proj"), LayersToTransform = [0], UseDora = true, R = 2, InitLoraWeights = Init(n) },
             MixedBatches: false),
+        // bottleneck adapters (series: Houlsby; parallel: He et al.) and their wrap points in each model
+        new("mlp-bottleneck-series-lin0", g => new TestMlp(g), TestMlp.Input,
+            n => new BottleneckConfig { TargetModules = TargetModules.Of("lin0"), BottleneckSize = 4, InitWeights = BnInit(n, BottleneckInit.MamAdapter) },
+            Mergeable: false, AdapterKey: ".adapter_"),
+        new("mlp-bottleneck-parallel-lin0", g => new TestMlp(g), TestMlp.Input,
+            n => BottleneckConfig.Parallel(bottleneckSize: 3, scaling: 2) with { TargetModules = TargetModules.Of("lin0"), InitWeights = BnInit(n, BottleneckInit.MamAdapter) },
+            Mergeable: false, AdapterKey: ".adapter_"),
+        new("gpt2-houlsby-resid-dropout-mlp", g => TestGpt2.Create(g), TestGpt2.Input,
+            n => BottleneckConfig.Houlsby(bottleneckSize: 4) with { TargetModules = TargetModules.Of("attn.resid_dropout", "mlp"), InitWeights = BnInit(n, BottleneckInit.Houlsby) },
+            IdentityAtInit: false, Mergeable: false, AdapterKey: ".adapter_"),
+        new("gpt2-parallel-mlp", g => TestGpt2.Create(g), TestGpt2.Input,
+            n => BottleneckConfig.Parallel(bottleneckSize: 4) with { TargetModules = TargetModules.Of("mlp"), InitWeights = BnInit(n, BottleneckInit.MamAdapter) },
+            Mergeable: false, AdapterKey: ".adapter_"),
+        new("llama-houlsby-o_proj-mlp", g => TestLlama.Create(g), TestLlama.Input,
+            n => BottleneckConfig.Houlsby(reductionFactor: 4) with { TargetModules = TargetModules.Of("o_proj", "mlp"), InitWeights = BnInit(n, BottleneckInit.MamAdapter) },
+            Mergeable: false, AdapterKey: ".adapter_"),
+        new("llama-parallel-mlp-layer1", g => TestLlama.Create(g), TestLlama.Input,
+            n => BottleneckConfig.Parallel(bottleneckSize: 4) with { TargetModules = TargetModules.Of("mlp"), LayersToTransform = [1], InitWeights = BnInit(n, BottleneckInit.MamAdapter) },
+            Mergeable: false, AdapterKey: ".adapter_"),
+        new("bert-houlsby-output-dropout", g => TestBert.Create(g), TestBert.Input,
+            n => BottleneckConfig.Houlsby(bottleneckSize: 4) with { TargetModules = TargetModules.Of("output.dropout"), InitWeights = BnInit(n, BottleneckInit.Houlsby) },
+            IdentityAtInit: false, Mergeable: false, AdapterKey: ".adapter_"),
     ];
 
     public static TheoryData<string> Names => new(All.Select(c => c.Name));
