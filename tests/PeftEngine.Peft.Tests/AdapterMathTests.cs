@@ -3,6 +3,7 @@ using PeftEngine.Nn;
 using PeftEngine.Nn.Optim;
 using PeftEngine.Peft;
 using PeftEngine.Peft.Adapters;
+using PeftEngine.Peft.Lora;
 using PeftEngine.Peft.Serialization;
 using PeftEngine.Peft.Tuners;
 using static PeftEngine.Tests.Harness;
@@ -215,5 +216,27 @@ public class AdapterMathTests
             Assert.Equal([16, 2], file.Info("base_model.model.transformer.h.0.mlp.adapter_up.weight").Shape);
         }
         finally { Directory.Delete(dir, true); }
+    }
+    [Fact]
+    public void CoexistsWithLoraWhichStillMerges()
+    {
+        // LoRA on the attention projections and a Houlsby adapter on the MLP, both active: merging the LoRA adapter
+        // works and keeps the output; merging the bottleneck adapter is refused
+        using var ids = TestLlama.Input();
+        using var peft = PeftModel.Create(TestLlama.Create(new Generator(2)),
+            new LoraConfig { TargetModules = TargetModules.Of("q_proj", "v_proj"), InitLoraWeights = LoraInit.Random }, "lora", new Generator(3));
+        peft.AddAdapter("bn", new BottleneckConfig { TargetModules = TargetModules.Of("mlp"), BottleneckSize = 4, InitWeights = BottleneckInit.Bert }, new Generator(4));
+        peft.SetAdapter("lora", "bn");
+        var both = Run(peft, ids);
+        peft.SetAdapter("lora");
+        var loraOnly = Run(peft, ids);
+        AssertDiffers(both, loraOnly, 1e-5, "bottleneck adds to the LoRA output");
+        peft.SetAdapter("lora", "bn");
+        Assert.Throws<NotSupportedException>(() => peft.MergeAdapter(["bn"]));
+        peft.MergeAdapter(["lora"]);
+        TestData.AssertClose(both, Run(peft, ids), 1e-4, 1e-4, "LoRA merged, bottleneck still applied");
+        using var plain = peft.Unload();
+        using var reference = TestLlama.Create(new Generator(2));
+        TestData.AssertClose(Run(reference, ids), Run(plain, ids), 1e-4, 1e-4, "unload restores the base");
     }
 }
