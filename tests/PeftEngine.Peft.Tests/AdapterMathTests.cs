@@ -239,4 +239,38 @@ public class AdapterMathTests
         using var reference = TestLlama.Create(new Generator(2));
         TestData.AssertClose(Run(reference, ids), Run(plain, ids), 1e-4, 1e-4, "unload restores the base");
     }
+    [Fact]
+    public void HoulsbyWithLayerNormsTrainsSavesAndLoadsTheNorms()
+    {
+        // the paper trains every layer norm too: LLaMA has 2 RMSNorms per layer and a final one, 16 weights each
+        const int d = 16, m = 4;
+        var dir = TempDir();
+        try
+        {
+            using var ids = TestLlama.Input();
+            double[] expected;
+            using (var peft = PeftModel.ForCausalLm(TestLlama.Create(new Generator(8)), BottleneckConfig.Houlsby(bottleneckSize: m, trainLayerNorms: true), "default", new Generator(9)))
+            {
+                Assert.Equal(4 * (2 * d * m + d + m) + 5 * d, peft.GetNbTrainableParameters().Trainable);
+                Assert.True(peft.NamedParameters().Single(np => np.Name.EndsWith("model.norm.weight", StringComparison.Ordinal)).Parameter.RequiresGrad);
+                var e = Assert.Throws<ArgumentException>(() => peft.AddAdapter("second", BottleneckConfig.Houlsby(bottleneckSize: m, trainLayerNorms: true)));
+                Assert.Contains("only one adapter may train the layer norms", e.Message);
+                using var opt = new AdamW(peft.Parameters().Where(p => p.RequiresGrad).ToList(), 1e-2);
+                var (first, last) = TrainLanguageModel(peft, opt, ids, steps: 5);
+                Assert.True(last < first, $"loss {first:F4} -> {last:F4}");
+                expected = Run(peft, ids);
+                peft.SavePretrained(dir);
+            }
+            using (var file = PeftEngine.IO.Safetensors.SafetensorsFile.Open(Path.Combine(dir, PeftModel.WeightsFileName)))
+            {
+                Assert.Contains("base_model.model.model.norm.weight", file.Keys);
+                Assert.Contains("base_model.model.model.layers.1.post_attention_layernorm.weight", file.Keys);
+                Assert.Equal(16 + 5, file.Keys.Count());
+            }
+            Assert.Contains("\"train_layer_norms\": true", File.ReadAllText(Path.Combine(dir, "adapter_config.json")));
+            using var loaded = PeftModel.FromPretrained(TestLlama.Create(new Generator(8)), dir);
+            TestData.AssertClose(expected, Run(loaded, ids), 0, 0, "reloaded adapter and norms");
+        }
+        finally { Directory.Delete(dir, true); }
+    }
 }

@@ -58,15 +58,22 @@ public sealed record BottleneckConfig : TunerConfig
     /// <summary>How the projections start (<c>init_weights</c>).</summary>
     public BottleneckInit InitWeights { get; init; } = BottleneckInit.Houlsby;
 
+    /// <summary>Also train every LayerNorm / RMSNorm scale and shift of the base model, as Houlsby et al. do
+    /// (<c>train_layer_norms</c>). The norms are base parameters: they are saved in the adapter file under their base
+    /// names, loading writes them into the model, and only one adapter may train them.</summary>
+    public bool TrainLayerNorms { get; init; }
+
     /// <summary>The bottleneck width for an adapter whose output width is <paramref name="d"/>.</summary>
     public int BottleneckFor(int d) => BottleneckSize ?? Math.Max(1, (int)Math.Floor(d / ReductionFactor));
 
     /// <summary>Houlsby et al. 2019: series adapters after the attention output and after the FFN output, each after
     /// the sub-layer's output dropout and before the residual add (see <see cref="BottleneckTuner"/> for the wrap
-    /// points); GELU as in the authors' code; near-identity init.</summary>
-    public static BottleneckConfig Houlsby(int? bottleneckSize = null, double reductionFactor = 16) => new()
+    /// points); GELU as in the authors' code; near-identity init. The paper also trains the layer norms
+    /// (<paramref name="trainLayerNorms"/>).</summary>
+    public static BottleneckConfig Houlsby(int? bottleneckSize = null, double reductionFactor = 16, bool trainLayerNorms = false) => new()
     {
         BottleneckSize = bottleneckSize, ReductionFactor = reductionFactor, NonLinearity = "gelu", InitWeights = BottleneckInit.Houlsby,
+        TrainLayerNorms = trainLayerNorms,
     };
 
     /// <summary>He et al. 2022's best setting, the "scaled parallel adapter" beside the FFN: ReLU, s = 4, W_up = 0.</summary>

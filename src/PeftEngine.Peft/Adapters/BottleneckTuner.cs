@@ -74,6 +74,8 @@ public sealed class BottleneckTuner : ModuleTuner
     public override PeftConfig Prepare(Module model, PeftConfig config, IReadOnlyCollection<PeftConfig> existing, int? vocabSize)
     {
         var c = config as BottleneckConfig ?? throw new ArgumentException($"BOTTLENECK: expected a BottleneckConfig, got {config.GetType().Name}");
+        if (c.TrainLayerNorms && existing.OfType<BottleneckConfig>().Any(e => e.TrainLayerNorms))
+            throw new ArgumentException("BOTTLENECK: only one adapter may train the layer norms (they are shared base parameters); set TrainLayerNorms = false for the others");
         if (c.TargetModules is not null) return c;
         string? type = DefaultTargetModules.ModelType(model) ?? (model is Models.BertModel or Models.BertForSequenceClassification ? "bert" : null);
         var table = c.UseParallelAdapter ? ParallelDefaults : SeriesDefaults;
@@ -81,6 +83,26 @@ public sealed class BottleneckTuner : ModuleTuner
             throw new ArgumentException($"BOTTLENECK: target_modules is not set and there is no default {(c.UseParallelAdapter ? "parallel" : "series")} placement for {type ?? model.GetType().Name}; please specify `target_modules`");
         return c with { TargetModules = TargetModules.Of(defaults) };
     }
+
+    /// <summary>With <see cref="BottleneckConfig.TrainLayerNorms"/>: every LayerNorm / RMSNorm parameter of the model.</summary>
+    public override IEnumerable<Parameter> ExtraTrainable(Module model, PeftConfig config) =>
+        ((BottleneckConfig)config).TrainLayerNorms ? LayerNormParameters(model).Select(np => np.Parameter).ToList() : [];
+
+    /// <summary>The adapter's tensors plus, with <see cref="BottleneckConfig.TrainLayerNorms"/>, the layer norms under
+    /// their base names (<c>base_model.model.model.layers.0.input_layernorm.weight</c>).</summary>
+    public override Dictionary<string, Tensor> SaveStateDict(Module model, string adapter, PeftConfig config)
+    {
+        var result = base.SaveStateDict(model, adapter, config);
+        if (((BottleneckConfig)config).TrainLayerNorms)
+            foreach (var (name, p) in LayerNormParameters(model))
+                result[PeftModel.Prefix + name] = p.Data.Detach();
+        return result;
+    }
+
+    private static List<(string Name, Parameter Parameter)> LayerNormParameters(Module model) =>
+        model.NamedModules().Where(nm => nm.Module is LayerNorm or RmsNorm)
+            .SelectMany(nm => nm.Module.NamedParameters().Select(np => (Name: nm.Name.Length == 0 ? np.Name : nm.Name + "." + np.Name, np.Parameter)))
+            .Where(np => !np.Name.Contains(".modules_to_save.", StringComparison.Ordinal) && !np.Name.Contains(".original_module.", StringComparison.Ordinal)).ToList();
 
     /// <inheritdoc/>
     public override void Inject(Module model, string adapter, PeftConfig config, PeftRuntime runtime, Generator? generator)

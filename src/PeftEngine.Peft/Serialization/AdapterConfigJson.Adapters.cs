@@ -16,7 +16,7 @@ public static partial class AdapterConfigJson
     ];
 
     private static readonly HashSet<string> BottleneckKeys =
-        ["bottleneck_size", "reduction_factor", "non_linearity", "adapter_dropout", "use_parallel_adapter", "scaling", "init_weights"];
+        ["bottleneck_size", "reduction_factor", "non_linearity", "adapter_dropout", "use_parallel_adapter", "scaling", "init_weights", "train_layer_norms"];
 
     private static readonly HashSet<string> AdapterFusionKeys = ["adapters", "temperature"];
 
@@ -69,6 +69,7 @@ public static partial class AdapterConfigJson
             UseParallelAdapter = Bool(o, "use_parallel_adapter", false),
             Scaling = Num(o, "scaling", 1),
             InitWeights = init,
+            TrainLayerNorms = Bool(o, "train_layer_norms", false),
         };
         return WithCommon(config, o);
     }
@@ -103,6 +104,7 @@ public static partial class AdapterConfigJson
         f["adapter_dropout"] = new PyFloat(c.AdapterDropout);
         f["use_parallel_adapter"] = c.UseParallelAdapter;
         f["scaling"] = new PyFloat(c.Scaling);
+        f["train_layer_norms"] = c.TrainLayerNorms;
         f["init_weights"] = c.InitWeights switch
         {
             BottleneckInit.Houlsby => "houlsby",
