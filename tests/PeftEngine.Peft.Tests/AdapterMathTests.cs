@@ -6,13 +6,14 @@ using PeftEngine.Peft.Adapters;
 using PeftEngine.Peft.Lora;
 using PeftEngine.Peft.Serialization;
 using PeftEngine.Peft.Tuners;
+using Xunit.Abstractions;
 using static PeftEngine.Tests.Harness;
 
 namespace PeftEngine.Tests;
 
 /// <summary>The math of the bottleneck adapters (Houlsby series, He et al. parallel) and of AdapterFusion: parameter
 /// counts, hand-computed outputs, identity at init, placement, training, fusion and the file format.</summary>
-public class AdapterMathTests
+public class AdapterMathTests(ITestOutputHelper output)
 {
     /// <summary>One Linear(2, 2) named <c>lin</c>, so an adapter's output can be computed by hand.</summary>
     private sealed class OneLinear : Module
@@ -164,6 +165,7 @@ public class AdapterMathTests
         using var ids = TestLlama.Input();
         using var opt = new AdamW(peft.Parameters().Where(p => p.RequiresGrad).ToList(), 1e-2);
         var (first, last) = TrainLanguageModel(peft, opt, ids, steps: 15);
+        output.WriteLine($"{(parallel ? "parallel" : "Houlsby")} adapter, tiny LLaMA, AdamW 1e-2, 15 steps: loss {first:F4} -> {last:F4}");
         Assert.True(last < first - 0.1, $"loss {first:F4} -> {last:F4}");
         Assert.All(peft.NamedParameters().Where(np => !np.Name.Contains(".adapter_")), np => Assert.Null(np.Parameter.Grad));
     }

@@ -1,3 +1,7 @@
+// AdapterFusion (Pfeiffer et al., "AdapterFusion: Non-Destructive Task Composition for Transfer Learning",
+// EACL 2021, arXiv:2005.00247): h ← h + Σ_n softmax_n((h·W_Qᵀ + b_Q)·(z_n·W_Kᵀ + b_K) / T)·z_n·W_Vᵀ over the outputs
+// z_n of N frozen series adapters at the same sub-layer; 3·d² + 2·d trainable parameters per sub-layer.
+
 using PeftEngine.Peft.Tuners;
 
 namespace PeftEngine.Peft.Adapters;

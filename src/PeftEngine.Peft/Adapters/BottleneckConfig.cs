@@ -1,3 +1,8 @@
+// Bottleneck adapters. Series (Houlsby et al., "Parameter-Efficient Transfer Learning for NLP", ICML 2019,
+// arXiv:1902.00751): h ← h + s·(f(h·W_downᵀ + b_down)·W_upᵀ + b_up) on a sub-layer's output. Parallel (He et al.,
+// "Towards a Unified View of Parameter-Efficient Transfer Learning", ICLR 2022, arXiv:2110.04366):
+// sublayer(x) + s·(f(x·W_downᵀ + b_down)·W_upᵀ + b_up). W_down ∈ R^{m×d}, W_up ∈ R^{d×m}: 2·d·m + d + m parameters.
+
 using PeftEngine.Peft.Tuners;
 
 namespace PeftEngine.Peft.Adapters;
