@@ -9,7 +9,7 @@ namespace PeftEngine.Peft.Serialization;
 // init_weights ("houlsby", "mam_adapter", "bert") from AdapterHub; AdapterFusion: adapters, temperature.
 public static partial class AdapterConfigJson
 {
-    private static readonly HashSet<string> CommonKeys =
+    private static readonly HashSet<string> BottleneckCommonKeys =
     [
         "peft_type", "peft_version", "task_type", "base_model_name_or_path", "revision", "inference_mode", "auto_mapping",
         "target_modules", "exclude_modules", "layers_to_transform", "layers_pattern", "modules_to_save",
@@ -20,14 +20,14 @@ public static partial class AdapterConfigJson
 
     private static readonly HashSet<string> AdapterFusionKeys = ["adapters", "temperature"];
 
-    private static void WarnUnknown(JsonObject o, HashSet<string> own, string className)
+    private static void WarnUnknownBottleneckKeys(JsonObject o, HashSet<string> own, string className)
     {
-        var unknown = o.Select(kv => kv.Key).Where(k => !CommonKeys.Contains(k) && !own.Contains(k) && k != "runtime_config").ToList();
+        var unknown = o.Select(kv => kv.Key).Where(k => !BottleneckCommonKeys.Contains(k) && !own.Contains(k) && k != "runtime_config").ToList();
         if (unknown.Count > 0)
             PeftWarnings.Warn($"Unexpected keyword arguments [{string.Join(", ", unknown.Select(k => $"'{k}'"))}] for class {className}, these are ignored.");
     }
 
-    private static T WithCommon<T>(T config, JsonObject o) where T : Tuners.TunerConfig => config with
+    private static T WithBottleneckCommon<T>(T config, JsonObject o) where T : Tuners.TunerConfig => config with
     {
         TaskType = Str(o, "task_type"),
         BaseModelNameOrPath = Str(o, "base_model_name_or_path"),
@@ -52,7 +52,7 @@ public static partial class AdapterConfigJson
 
     private static BottleneckConfig ParseBottleneck(JsonObject o, string source)
     {
-        WarnUnknown(o, BottleneckKeys, nameof(BottleneckConfig));
+        WarnUnknownBottleneckKeys(o, BottleneckKeys, nameof(BottleneckConfig));
         var init = Str(o, "init_weights") switch
         {
             null or "houlsby" => BottleneckInit.Houlsby,
@@ -71,22 +71,22 @@ public static partial class AdapterConfigJson
             InitWeights = init,
             TrainLayerNorms = Bool(o, "train_layer_norms", false),
         };
-        return WithCommon(config, o);
+        return WithBottleneckCommon(config, o);
     }
 
     private static AdapterFusionConfig ParseAdapterFusion(JsonObject o, string source)
     {
-        WarnUnknown(o, AdapterFusionKeys, nameof(AdapterFusionConfig));
+        WarnUnknownBottleneckKeys(o, AdapterFusionKeys, nameof(AdapterFusionConfig));
         var adapters = o["adapters"] as JsonArray ?? throw new InvalidDataException($"{source}: an ADAPTER_FUSION config needs \"adapters\" (the names of the fused adapters)");
         var config = new AdapterFusionConfig
         {
             Adapters = adapters.Select(n => n!.GetValue<string>()).ToArray(),
             Temperature = Num(o, "temperature", 1),
         };
-        return WithCommon(config, o);
+        return WithBottleneckCommon(config, o);
     }
 
-    private static SortedDictionary<string, object?> CommonFields(Tuners.TunerConfig c, Version v) => new(StringComparer.Ordinal)
+    private static SortedDictionary<string, object?> BottleneckCommonFields(Tuners.TunerConfig c, Version v) => new(StringComparer.Ordinal)
     {
         ["auto_mapping"] = null, ["base_model_name_or_path"] = c.BaseModelNameOrPath, ["exclude_modules"] = TargetsValue(c.ExcludeModules),
         ["inference_mode"] = true, ["layers_pattern"] = c.LayersPattern is { Length: 1 } lp ? lp[0] : c.LayersPattern?.Cast<object?>().ToList(),
@@ -97,7 +97,7 @@ public static partial class AdapterConfigJson
 
     private static SortedDictionary<string, object?> BottleneckFields(BottleneckConfig c, Version v)
     {
-        var f = CommonFields(c, v);
+        var f = BottleneckCommonFields(c, v);
         f["bottleneck_size"] = c.BottleneckSize;
         f["reduction_factor"] = new PyFloat(c.ReductionFactor);
         f["non_linearity"] = c.NonLinearity;
@@ -116,7 +116,7 @@ public static partial class AdapterConfigJson
 
     private static SortedDictionary<string, object?> AdapterFusionFields(AdapterFusionConfig c, Version v)
     {
-        var f = CommonFields(c, v);
+        var f = BottleneckCommonFields(c, v);
         f["adapters"] = c.Adapters.Cast<object?>().ToList();
         f["temperature"] = new PyFloat(c.Temperature);
         return f;
