@@ -17,6 +17,8 @@ public static class PeftMethods
         ["IA3"] = () => new Ia3.Ia3Tuner(),
         ["LN_TUNING"] = () => new Subset.LnTuningTuner(),
         ["BITFIT"] = () => new Subset.BitFitTuner(),
+        [Adapters.BottleneckConfig.Type] = () => new Adapters.BottleneckTuner(),
+        [Adapters.AdapterFusionConfig.Type] = () => new Adapters.AdapterFusionTuner(),
     };
 
     /// <summary>Registers (or replaces) the tuner factory of <paramref name="peftType"/>.</summary>

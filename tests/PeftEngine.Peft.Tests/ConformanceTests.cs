@@ -92,6 +92,16 @@ public class ConformanceTests
         var baseWeights = Snapshot(reference);
         var (model, peft, _) = Build(c, nonIdentity: true);
         var unmerged = Run(peft, x);
+        if (!c.Mergeable)
+        {
+            AssertMergeIsRefused(c, peft, x, unmerged);
+            using var plain = peft.Unload();
+            Assert.Same(model, plain);
+            Assert.DoesNotContain(plain.NamedModules(), nm => nm.Module is ITunerLayer);
+            Assert.Equal(reference.StateDict().Keys.Order(), plain.StateDict().Keys.Order());
+            TestData.AssertClose(baseOut, Run(plain, x), 0, 0, "unload of a non-mergeable adapter");
+            return;
+        }
         peft.MergeAdapter();
         var merged = Run(peft, x);
         TestData.AssertClose(unmerged, merged, c.MergeTolerance, c.MergeTolerance, "merged");
@@ -115,6 +125,19 @@ public class ConformanceTests
         TestData.AssertClose(unmerged, Run(unloaded, x), c.MergeTolerance, c.MergeTolerance, "merge_and_unload");
     }
 
+    /// <summary>A method that cannot be merged: merge, safe merge and merge_and_unload raise NotSupportedException
+    /// naming the method and change nothing.</summary>
+    private static void AssertMergeIsRefused(PeftCase c, PeftModel peft, Tensor x, double[] expected)
+    {
+        string method = c.Config(false).PeftType;
+        var e = Assert.Throws<NotSupportedException>(() => peft.MergeAdapter());
+        Assert.Contains(method, e.Message);
+        Assert.Contains(method, Assert.Throws<NotSupportedException>(() => peft.MergeAdapter(safeMerge: true)).Message);
+        Assert.Contains(method, Assert.Throws<NotSupportedException>(() => peft.MergeAndUnload()).Message);
+        Assert.All(peft.TunerLayers(), l => Assert.Empty(l.Layer.MergedAdapters));
+        TestData.AssertClose(expected, Run(peft, x), 0, 0, "after a refused merge");
+    }
+
     [Theory, MemberData(nameof(PeftCases.Names), MemberType = typeof(PeftCases))]
     public void MergingTwiceIsIdempotent(string name)
     {
@@ -122,6 +145,11 @@ public class ConformanceTests
         var (_, peft, x) = Build(c, nonIdentity: true);
         using (peft) using (x)
         {
+            if (!c.Mergeable)
+            {
+                AssertMergeIsRefused(c, peft, x, Run(peft, x));
+                return;
+            }
             peft.MergeAdapter();
             var once = Run(peft, x);
             using var capture = PeftWarnings.Capture();
@@ -139,6 +167,11 @@ public class ConformanceTests
         using (peft) using (x)
         {
             var before = Run(peft, x);
+            if (!c.Mergeable)
+            {
+                AssertMergeIsRefused(c, peft, x, before);
+                return;
+            }
             var baseBefore = Snapshot(peft);
             var lora = peft.NamedParameters().Last(np => PeftCases.IsMethodParameter(np.Name)).Parameter;
             float saved;
@@ -283,6 +316,7 @@ public class ConformanceTests
         using var peft = PeftModel.Create(model, c.Config(true), "default", new Generator(3));
         foreach (var (n, p) in peft.NamedParameters())
             Assert.Equal(PeftCases.IsAdapterParameter(n) ? DType.F32 : DType.BF16, p.DType);
+        if (!c.Mergeable) return;   // nothing to merge
         // merging into a bf16 weight computes in f32 and rounds once; unmerging rounds again, so each element comes
         // back to within one bf16 rounding of the merged value carried back through the unmerge (|W + ΔW| for an
         // additive update, |W'|/|l| = |W| for IA3's scaling) plus one of |W| (2^-8 relative each)

@@ -1,6 +1,7 @@
 using PeftEngine.Nn;
 using PeftEngine.Peft;
 using PeftEngine.Peft.Ia3;
+using PeftEngine.Peft.Adapters;
 using PeftEngine.Peft.Lora;
 using PeftEngine.Peft.Subset;
 using PeftEngine.Peft.Tuners;
@@ -11,6 +12,9 @@ namespace PeftEngine.Tests;
 /// One entry of the conformance suite: a tiny model, its input, and a method config. <see cref="Config"/> receives
 /// <c>nonIdentity</c>: false gives the method's own initialisation (identity where the paper says so), true an
 /// initialisation that changes the output (HF's set_init_weights_false). Adding a method = adding entries here.
+/// <see cref="Mergeable"/> false: merging must raise NotSupportedException naming the method (HF's behaviour for
+/// methods that cannot be folded into the weights). <see cref="MethodParameterMarkers"/> lists the name parts that
+/// mark each method's parameters.
 /// </summary>
 public sealed record PeftCase(
     string Name,
@@ -19,7 +23,8 @@ public sealed record PeftCase(
     Func<bool, PeftConfig> Config,
     bool IdentityAtInit = true,
     bool MixedBatches = true,
-    double MergeTolerance = 1e-4)
+    double MergeTolerance = 1e-4,
+    bool Mergeable = true)
 {
     public override string ToString() => Name;
 }
@@ -30,13 +35,15 @@ public static class PeftCases
     private static LoraInit Init(bool nonIdentity) => nonIdentity ? LoraInit.Random : LoraInit.Default;
 
     /// <summary>Name segments of the per-adapter tensors each method adds (modules_to_save copies excluded).</summary>
-    public static readonly string[] MethodParameterMarkers = [".lora_", ".ia3_l.", ".ln_tuning_layers.", ".bitfit."];
+    public static readonly string[] MethodParameterMarkers = [".lora_", ".ia3_l.", ".ln_tuning_layers.", ".bitfit.", ".adapter_down.", ".adapter_up.", ".adapter_fusion."];
 
     /// <summary>True for a parameter a method adds per adapter (not a modules_to_save copy).</summary>
     public static bool IsMethodParameter(string name) => MethodParameterMarkers.Any(name.Contains);
 
     /// <summary>True for every per-adapter parameter: the method's own and the modules_to_save copies.</summary>
     public static bool IsAdapterParameter(string name) => IsMethodParameter(name) || name.Contains(".modules_to_save.");
+
+    private static BottleneckInit BnInit(bool nonIdentity, BottleneckInit init) => nonIdentity ? BottleneckInit.Bert : init;
 
     public static IReadOnlyList<PeftCase> All { get; } =
     [
@@ -97,6 +104,28 @@ public static class PeftCases
             n => new BitFitConfig { InitWeights = !n }),
         new("gpt2-bitfit-attn-fc-subset", g => TestGpt2.Create(g), TestGpt2.Input,
             n => new BitFitConfig { TargetModules = TargetModules.Of("c_attn", "c_fc"), InitWeights = !n }),
+        // bottleneck adapters (series: Houlsby; parallel: He et al.) and their wrap points in each model
+        new("mlp-bottleneck-series-lin0", g => new TestMlp(g), TestMlp.Input,
+            n => new BottleneckConfig { TargetModules = TargetModules.Of("lin0"), BottleneckSize = 4, InitWeights = BnInit(n, BottleneckInit.MamAdapter) },
+            Mergeable: false),
+        new("mlp-bottleneck-parallel-lin0", g => new TestMlp(g), TestMlp.Input,
+            n => BottleneckConfig.Parallel(bottleneckSize: 3, scaling: 2) with { TargetModules = TargetModules.Of("lin0"), InitWeights = BnInit(n, BottleneckInit.MamAdapter) },
+            Mergeable: false),
+        new("gpt2-houlsby-resid-dropout-mlp", g => TestGpt2.Create(g), TestGpt2.Input,
+            n => BottleneckConfig.Houlsby(bottleneckSize: 4) with { TargetModules = TargetModules.Of("attn.resid_dropout", "mlp"), InitWeights = BnInit(n, BottleneckInit.Houlsby) },
+            IdentityAtInit: false, Mergeable: false),
+        new("gpt2-parallel-mlp", g => TestGpt2.Create(g), TestGpt2.Input,
+            n => BottleneckConfig.Parallel(bottleneckSize: 4) with { TargetModules = TargetModules.Of("mlp"), InitWeights = BnInit(n, BottleneckInit.MamAdapter) },
+            Mergeable: false),
+        new("llama-houlsby-o_proj-mlp", g => TestLlama.Create(g), TestLlama.Input,
+            n => BottleneckConfig.Houlsby(reductionFactor: 4) with { TargetModules = TargetModules.Of("o_proj", "mlp"), InitWeights = BnInit(n, BottleneckInit.MamAdapter) },
+            Mergeable: false),
+        new("llama-parallel-mlp-layer1", g => TestLlama.Create(g), TestLlama.Input,
+            n => BottleneckConfig.Parallel(bottleneckSize: 4) with { TargetModules = TargetModules.Of("mlp"), LayersToTransform = [1], InitWeights = BnInit(n, BottleneckInit.MamAdapter) },
+            Mergeable: false),
+        new("bert-houlsby-output-dropout", g => TestBert.Create(g), TestBert.Input,
+            n => BottleneckConfig.Houlsby(bottleneckSize: 4) with { TargetModules = TargetModules.Of("output.dropout"), InitWeights = BnInit(n, BottleneckInit.Houlsby) },
+            IdentityAtInit: false, Mergeable: false),
     ];
 
     public static TheoryData<string> Names => new(All.Select(c => c.Name));

@@ -124,3 +124,31 @@ internal static class TestLlama
         return Tensor.FromArray(ids, 3, 5);
     }
 }
+
+/// <summary>Tiny BERT encoder (vocabulary 30, 2 layers, width 16, no dropout), its weights scaled up so attention is
+/// not uniform and its LayerNorm scales and shifts random; Forward(ids) gives the last hidden state.</summary>
+internal static class TestBert
+{
+    public static BertConfig Config { get; } = (BertConfig)HfConfig.Parse(
+        "{\"model_type\":\"bert\",\"vocab_size\":30,\"hidden_size\":16,\"num_hidden_layers\":2,\"num_attention_heads\":2,"
+        + "\"intermediate_size\":24,\"max_position_embeddings\":16,\"hidden_dropout_prob\":0,\"attention_probs_dropout_prob\":0}");
+
+    public static BertModel Create(Generator generator)
+    {
+        var model = new BertModel(Config, addPoolingLayer: false, generator: generator);
+        using (GradMode.Disable())
+            foreach (var (name, p) in model.NamedParameters())
+                if (!name.Contains("LayerNorm") && name.EndsWith("weight", StringComparison.Ordinal))
+                    Ops.MulInPlace(p, 10);   // N(0, 0.02²) -> N(0, 0.2²)
+                else if (name.Contains("LayerNorm"))
+                    Init.Normal(p, name.EndsWith("weight", StringComparison.Ordinal) ? 1 : 0, 0.5, generator);   // Σy² of a plain LayerNorm output is constant
+        return model;
+    }
+
+    public static Tensor Input()
+    {
+        var ids = new long[3 * 5];
+        for (int i = 0; i < ids.Length; i++) ids[i] = (i * 7 + 2) % 30;
+        return Tensor.FromArray(ids, 3, 5);
+    }
+}

@@ -15,7 +15,7 @@ namespace PeftEngine.Peft.Serialization;
 /// </summary>
 /// <remarks>HF: PeftConfig.save_pretrained (json.dumps(asdict(config), indent=2, sort_keys=True)) and
 /// PeftConfig.from_pretrained / from_peft_type.</remarks>
-public static class AdapterConfigJson
+public static partial class AdapterConfigJson
 {
     /// <summary>The file name.</summary>
     public const string FileName = "adapter_config.json";
@@ -38,7 +38,9 @@ public static class AdapterConfigJson
             "IA3" => ScalingSubsetConfigJson.ParseIa3(obj, source),
             "LN_TUNING" => ScalingSubsetConfigJson.ParseLnTuning(obj, source),
             "BITFIT" => ScalingSubsetConfigJson.ParseBitFit(obj, source),
-            _ => throw new NotSupportedException($"{source}: unknown peft_type \"{peftType}\"; this engine reads: LORA, IA3, LN_TUNING, BITFIT"),
+            Adapters.BottleneckConfig.Type => ParseBottleneck(obj, source),
+            Adapters.AdapterFusionConfig.Type => ParseAdapterFusion(obj, source),
+            _ => throw new NotSupportedException($"{source}: unknown peft_type \"{peftType}\"; this engine reads: LORA, IA3, LN_TUNING, BITFIT, BOTTLENECK, ADAPTER_FUSION"),
         };
     }
 
@@ -138,10 +140,13 @@ public static class AdapterConfigJson
         var (fields, versions) = config switch
         {
             LoraConfig l => (LoraFields(l, target), PeftVersionKeys.Lora),
+            // this engine's own method types: every key is written whatever the target version
+            Adapters.BottleneckConfig b => (BottleneckFields(b, target), null),
+            Adapters.AdapterFusionConfig f => (AdapterFusionFields(f, target), null),
             _ => ScalingSubsetConfigJson.Fields(config, target)
                 ?? throw new NotSupportedException($"adapter_config.json: no writer for {config.PeftType}"),
         };
-        var keys = fields.Keys.Where(k => versions[k] <= target).Order(StringComparer.Ordinal).ToList();
+        var keys = fields.Keys.Where(k => versions is null || versions[k] <= target).Order(StringComparer.Ordinal).ToList();
         var sb = new StringBuilder("{\n");
         for (int i = 0; i < keys.Count; i++)
         {
