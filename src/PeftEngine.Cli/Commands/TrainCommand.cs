@@ -13,7 +13,7 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
     /// <summary>Options of <c>peft train</c>; any of them may also come from <c>--config FILE</c> (YAML or JSON).</summary>
     public sealed class Settings : CommandSettings
     {
-        [CommandOption("--config <FILE>"), Description("YAML or JSON file with any of these options (keys as the option names, e.g. 'seq-len: 128'); flags given on the command line win")]
+        [CommandOption("--config <FILE>"), Description("YAML or JSON file with any of these options (keys as the option names, e.g. 'seq-len: 128'); flags given on the command line win (default: none)")]
         public string? Config { get; init; }
 
         [CommandOption("--model <MODEL>"), Description("Base model: a shipped name (tiny-llama, or minilm for classification), a Hugging Face folder or a GGUF file (default: tiny-llama; minilm with --task classify)")]
@@ -85,7 +85,7 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         [CommandOption("-o|--output <DIR>"), Description("Output folder for the adapter, training log and loss curve (default: runs/tiny-llama-lora; classify: runs/minilm-spam-lora)")]
         public string? Output { get; init; }
 
-        [CommandOption("--resume <CHECKPOINT>"), Description("Continue an interrupted run from its checkpoint folder")]
+        [CommandOption("--resume <CHECKPOINT>"), Description("Continue an interrupted run from its checkpoint folder (default: start fresh)")]
         public string? Resume { get; init; }
 
         [CommandOption("--checkpoint-every <N>"), Description("Save a resumable checkpoint every N steps; 0 saves only when interrupted (default: 0)")]
