@@ -44,6 +44,8 @@ public class MiniLmCommandTests(MiniLmFolder minilm) : IClassFixture<MiniLmFolde
             Assert.True(File.Exists(Path.Combine(minilm.ModelDir, name)), name);
         using var model = BertModel.FromPretrained(minilm.ModelDir);
         Assert.Equal(22_713_216, model.NumParameters());   // all-MiniLM-L6-v2: 6 layers of 384, vocab 30,522, with the pooler
+        Assert.True(TrainCommand.IsClassify(new TrainCommand.Settings { Model = minilm.ModelDir }), "a BERT folder trains as a classifier");
+        Assert.False(TrainCommand.IsClassify(new TrainCommand.Settings { Model = minilm.ModelDir, Task = "causal-lm" }));
         Assert.NotEqual(0, CommandLine.Run(["import-minilm", "--out", Path.Combine(minilm.Root, "x"), "--dll", Path.Combine(minilm.Root, "missing.dll")]));
     }
 

@@ -19,7 +19,7 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         [CommandOption("--model <MODEL>"), Description("Base model: a shipped name (tiny-llama, or minilm for classification), a Hugging Face folder or a GGUF file (default: tiny-llama; minilm with --task classify)")]
         public string? Model { get; init; }
 
-        [CommandOption("--task <TASK>"), Description("causal-lm (instruction tuning of a decoder) or classify (LoRA + a trained head on a BERT encoder, labelled JSONL with text/label) (default: classify for --model minilm, else causal-lm)")]
+        [CommandOption("--task <TASK>"), Description("causal-lm (instruction tuning of a decoder) or classify (LoRA + a trained head on a BERT encoder, labelled JSONL with text/label) (default: classify for --model minilm or a BERT folder, else causal-lm)")]
         public string? Task { get; init; }
 
         [CommandOption("--method <METHOD>"), Description("PEFT method: lora or dora (default: lora)")]
@@ -118,13 +118,21 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         finally { Console.CancelKeyPress -= onCancel; }
     }
 
-    private static bool IsClassify(Settings s) => s.Task?.ToLowerInvariant() switch
+    internal static bool IsClassify(Settings s) => s.Task?.ToLowerInvariant() switch
     {
-        null => string.Equals(s.Model, ClassifyOptions.DefaultModel, StringComparison.Ordinal),
+        null => string.Equals(s.Model, ClassifyOptions.DefaultModel, StringComparison.Ordinal) || IsBertFolder(s.Model),
         "classify" or "seq-cls" or "seq_cls" => true,
         "causal-lm" or "causal_lm" => false,
         _ => throw new ArgumentException($"--task must be causal-lm or classify, got '{s.Task}'"),
     };
+
+    /// <summary>Whether <paramref name="model"/> is a folder whose config.json describes a BERT encoder.</summary>
+    private static bool IsBertFolder(string? model)
+    {
+        if (model is null || !Directory.Exists(model)) return false;
+        string config = Path.Combine(model, "config.json");
+        return File.Exists(config) && IO.HfConfig.Load(config).ModelType == "bert";
+    }
 
     private static int Classify(Settings settings, CancellationToken cancellationToken)
     {
