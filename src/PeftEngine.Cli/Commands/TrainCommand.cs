@@ -1,4 +1,5 @@
 using System.ComponentModel;
+using PeftEngine.Cli.Classify;
 using PeftEngine.Cli.Train;
 using Spectre.Console;
 using Spectre.Console.Cli;
@@ -12,25 +13,28 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
     /// <summary>Options of <c>peft train</c>; any of them may also come from <c>--config FILE</c> (YAML or JSON).</summary>
     public sealed class Settings : CommandSettings
     {
-        [CommandOption("--config <FILE>"), Description("YAML or JSON file with any of these options (keys as the option names, e.g. 'seq-len: 128'); flags given on the command line win")]
+        [CommandOption("--config <FILE>"), Description("YAML or JSON file with any of these options (keys as the option names, e.g. 'seq-len: 128'); flags given on the command line win (default: none)")]
         public string? Config { get; init; }
 
-        [CommandOption("--model <MODEL>"), Description("Base model: a shipped name (tiny-llama), a Hugging Face folder or a GGUF file (default: tiny-llama)")]
+        [CommandOption("--model <MODEL>"), Description("Base model: a shipped name (tiny-llama, or minilm for classification), a Hugging Face folder or a GGUF file (default: tiny-llama; minilm with --task classify)")]
         public string? Model { get; init; }
+
+        [CommandOption("--task <TASK>"), Description("causal-lm (instruction tuning of a decoder) or classify (LoRA + a trained head on a BERT encoder, labelled JSONL with text/label) (default: classify for --model minilm or a BERT folder, else causal-lm)")]
+        public string? Task { get; init; }
 
         [CommandOption("--method <METHOD>"), Description("PEFT method: lora or dora (default: lora)")]
         public string? Method { get; init; }
 
-        [CommandOption("-r|--rank <R>"), Description("LoRA rank (default: 16)")]
+        [CommandOption("-r|--rank <R>"), Description("LoRA rank (default: 16; classify: 8)")]
         public int? Rank { get; init; }
 
-        [CommandOption("--alpha <ALPHA>"), Description("LoRA alpha; the update is scaled by alpha / rank (default: 32)")]
+        [CommandOption("--alpha <ALPHA>"), Description("LoRA alpha; the update is scaled by alpha / rank (default: 32; classify: 16)")]
         public double? Alpha { get; init; }
 
-        [CommandOption("--dropout <P>"), Description("Dropout on the adapter input (default: 0.05)")]
+        [CommandOption("--dropout <P>"), Description("Dropout on the adapter input (default: 0.05; classify: 0.1)")]
         public double? Dropout { get; init; }
 
-        [CommandOption("--target-modules <NAMES>"), Description("all-linear, or comma-separated module names/suffixes such as q_proj,v_proj (default: all-linear)")]
+        [CommandOption("--target-modules <NAMES>"), Description("all-linear, or comma-separated module names/suffixes such as q_proj,v_proj (default: all-linear; classify: query,value)")]
         public string? TargetModules { get; init; }
 
         [CommandOption("--init <INIT>"), Description("Adapter initialisation: default, gaussian, pissa, pissa_niter_N or loftq (default: default)")]
@@ -45,28 +49,28 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         [CommandOption("--double-quant <BOOL>"), Description("Double-quantize the 4-bit block scales (default: true)")]
         public bool? DoubleQuant { get; init; }
 
-        [CommandOption("--data <FILE>"), Description("Training JSONL (Alpaca instruction/input/output, chat messages, or text) (default: the model's data/qa-train.jsonl)")]
+        [CommandOption("--data <FILE>"), Description("Training JSONL (Alpaca instruction/input/output, chat messages, or text) (default: the model's data/qa-train.jsonl; classify: JSONL with text and label, data/spam-train.jsonl)")]
         public string? Data { get; init; }
 
-        [CommandOption("--eval-data <FILE>"), Description("Held-out JSONL (default: the model's data/qa-valid.jsonl)")]
+        [CommandOption("--eval-data <FILE>"), Description("Held-out JSONL (default: the model's data/qa-valid.jsonl; classify: data/spam-valid.jsonl)")]
         public string? EvalData { get; init; }
 
-        [CommandOption("--steps <N>"), Description("Optimizer steps (default: 240)")]
+        [CommandOption("--steps <N>"), Description("Optimizer steps (default: 240; classify: 120)")]
         public int? Steps { get; init; }
 
         [CommandOption("-b|--batch <N>"), Description("Sequences per step (default: 16)")]
         public int? Batch { get; init; }
 
-        [CommandOption("--seq-len <N>"), Description("Longest training sequence in tokens (default: 160)")]
+        [CommandOption("--seq-len <N>"), Description("Longest training sequence in tokens (default: 160; classify: 64)")]
         public int? SeqLen { get; init; }
 
-        [CommandOption("--lr <LR>"), Description("Peak learning rate (cosine schedule) (default: 0.003)")]
+        [CommandOption("--lr <LR>"), Description("Peak learning rate (cosine schedule) (default: 0.003; classify: 0.001)")]
         public double? Lr { get; init; }
 
-        [CommandOption("--warmup <N>"), Description("Warm-up steps (default: 20)")]
+        [CommandOption("--warmup <N>"), Description("Warm-up steps (default: 20; classify: 10)")]
         public int? Warmup { get; init; }
 
-        [CommandOption("--eval-examples <N>"), Description("Held-out questions answered for the exact-match score (default: 100)")]
+        [CommandOption("--eval-examples <N>"), Description("Held-out questions answered for the exact-match score; with classify, held-out texts scored, 0 for all (default: 100; classify: 0)")]
         public int? EvalExamples { get; init; }
 
         [CommandOption("--samples <N>"), Description("Sample answers shown before and after (default: 3)")]
@@ -78,10 +82,10 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         [CommandOption("--threads <N>"), Description("CPU threads, 0 for all cores (default: 0)")]
         public int? Threads { get; init; }
 
-        [CommandOption("-o|--output <DIR>"), Description("Output folder for the adapter, training log and loss curve (default: runs/tiny-llama-lora)")]
+        [CommandOption("-o|--output <DIR>"), Description("Output folder for the adapter, training log and loss curve (default: runs/tiny-llama-lora; classify: runs/minilm-spam-lora)")]
         public string? Output { get; init; }
 
-        [CommandOption("--resume <CHECKPOINT>"), Description("Continue an interrupted run from its checkpoint folder")]
+        [CommandOption("--resume <CHECKPOINT>"), Description("Continue an interrupted run from its checkpoint folder (default: start fresh)")]
         public string? Resume { get; init; }
 
         [CommandOption("--checkpoint-every <N>"), Description("Save a resumable checkpoint every N steps; 0 saves only when interrupted (default: 0)")]
@@ -96,6 +100,7 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
     {
         if (settings.Device is { } d && !string.Equals(d, "cpu", StringComparison.OrdinalIgnoreCase))
             throw new ArgumentException($"--device '{d}' is not available in this build; use cpu");
+        if (IsClassify(settings)) return Classify(settings, cancellationToken);
         var options = ToOptions(settings);
         using var interrupt = new CancellationTokenSource();
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(interrupt.Token, cancellationToken);
@@ -111,6 +116,63 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
             return result.Interrupted ? 130 : 0;
         }
         finally { Console.CancelKeyPress -= onCancel; }
+    }
+
+    internal static bool IsClassify(Settings s) => s.Task?.ToLowerInvariant() switch
+    {
+        null => string.Equals(s.Model, ClassifyOptions.DefaultModel, StringComparison.Ordinal) || IsBertFolder(s.Model),
+        "classify" or "seq-cls" or "seq_cls" => true,
+        "causal-lm" or "causal_lm" => false,
+        _ => throw new ArgumentException($"--task must be causal-lm or classify, got '{s.Task}'"),
+    };
+
+    /// <summary>Whether <paramref name="model"/> is a folder whose config.json describes a BERT encoder.</summary>
+    private static bool IsBertFolder(string? model)
+    {
+        if (model is null || !Directory.Exists(model)) return false;
+        string config = Path.Combine(model, "config.json");
+        return File.Exists(config) && IO.HfConfig.Load(config).ModelType == "bert";
+    }
+
+    private static int Classify(Settings settings, CancellationToken cancellationToken)
+    {
+        using var interrupt = new CancellationTokenSource();
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(interrupt.Token, cancellationToken);
+        ConsoleCancelEventHandler onCancel = (_, e) =>
+        {
+            e.Cancel = true;
+            interrupt.Cancel();
+        };
+        Console.CancelKeyPress += onCancel;
+        try
+        {
+            new ClassifyJob(ToClassifyOptions(settings), new ConsoleClassifyReporter(AnsiConsole.Console)).Run(linked.Token);
+            return 0;
+        }
+        finally { Console.CancelKeyPress -= onCancel; }
+    }
+
+    /// <summary>The classification defaults overridden by flags; options of the causal-LM job are refused.</summary>
+    internal static ClassifyOptions ToClassifyOptions(Settings s)
+    {
+        var unsupported = new (string Name, bool Given)[]
+        {
+            ("--config", s.Config is not null), ("--init", s.Init is not null), ("--load-in-4bit", s.LoadIn4Bit is not null),
+            ("--quant-type", s.QuantType is not null), ("--double-quant", s.DoubleQuant is not null), ("--samples", s.Samples is not null),
+            ("--resume", s.Resume is not null), ("--checkpoint-every", s.CheckpointEvery is not null),
+        }.Where(u => u.Given).Select(u => u.Name).ToList();
+        if (unsupported.Count > 0) throw new ArgumentException($"{string.Join(", ", unsupported)} not available with --task classify");
+        if (s.Method is { } m && !string.Equals(m, "lora", StringComparison.OrdinalIgnoreCase))
+            throw new ArgumentException($"--task classify trains LoRA only, got --method '{m}'");
+        var o = new ClassifyOptions();
+        return o with
+        {
+            Model = s.Model ?? o.Model, Rank = s.Rank ?? o.Rank, Alpha = s.Alpha ?? o.Alpha, Dropout = s.Dropout ?? o.Dropout,
+            TargetModules = s.TargetModules ?? o.TargetModules, Data = s.Data ?? o.Data, EvalData = s.EvalData ?? o.EvalData,
+            Steps = s.Steps ?? o.Steps, Batch = s.Batch ?? o.Batch, SeqLen = s.SeqLen ?? o.SeqLen, Lr = s.Lr ?? o.Lr,
+            Warmup = s.Warmup ?? o.Warmup, EvalExamples = s.EvalExamples ?? o.EvalExamples, Seed = s.Seed ?? o.Seed,
+            Threads = s.Threads ?? o.Threads, Output = s.Output ?? o.Output,
+        };
     }
 
     /// <summary>Defaults, overridden by the config file, overridden by flags.</summary>

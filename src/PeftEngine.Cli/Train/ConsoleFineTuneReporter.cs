@@ -35,9 +35,15 @@ public sealed class ConsoleFineTuneReporter(IAnsiConsole console, int samples) :
 
     public void TrainingStarted(int firstStep, int steps)
     {
+        Begin(firstStep, steps);
+        console.MarkupLine(string.Create(CultureInfo.InvariantCulture, $"training steps {firstStep + 1}..{steps} (Ctrl+C stops after the current step and saves a checkpoint)"));
+    }
+
+    /// <summary>Sets the step range the progress line measures against, without printing.</summary>
+    internal void Begin(int firstStep, int steps)
+    {
         _firstStep = firstStep;
         _steps = steps;
-        console.MarkupLine(string.Create(CultureInfo.InvariantCulture, $"training steps {firstStep + 1}..{steps} (Ctrl+C stops after the current step and saves a checkpoint)"));
     }
 
     public void Progress(TrainingProgress p)

@@ -80,7 +80,8 @@ public static class TrainingArtifacts
         return result;
     }
 
-    private static void WriteText(string path, string text) =>
+    /// <summary>Writes a text file atomically (UTF-8).</summary>
+    internal static void WriteText(string path, string text) =>
         AtomicFile.Write(path, stream => stream.Write(Encoding.UTF8.GetBytes(text)));
 
     private static string Escape(string s) => s.Replace("&", "&amp;").Replace("<", "&lt;").Replace(">", "&gt;");
