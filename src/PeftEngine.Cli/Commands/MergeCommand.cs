@@ -41,6 +41,7 @@ public sealed class MergeCommand : Command<MergeCommand.Settings>
             "f16" or "float16" => DType.F16,
             _ => throw new ArgumentException($"--dtype must be f32, bf16 or f16, got '{s.Dtype}'"),
         };
+        RefuseUnmergeable(adapter);
         string basePath = ModelResolver.Locate(s.Model);
         if (!Directory.Exists(basePath)) throw new ArgumentException("peft merge needs a Hugging Face model folder as --model (GGUF bases are not written back)");
         var (lm, tokenizer) = ModelResolver.LoadCausalLm(basePath);
@@ -51,5 +52,19 @@ public sealed class MergeCommand : Command<MergeCommand.Settings>
         merged.Dispose();
         AnsiConsole.MarkupLine($"merged [bold]{Markup.Escape(adapter)}[/] into {Markup.Escape(basePath)} -> {Markup.Escape(Path.GetFullPath(output))} ({dtype.Name()})");
         return 0;
+    }
+
+    /// <summary>Throws a clear error for an adapter whose method cannot be folded into the base weights (bottleneck
+    /// adapters and AdapterFusion add non-linear modules, prompt and prefix tuning add inputs, ReFT edits hidden
+    /// states at chosen positions): such an adapter is used with <c>--adapter</c> in eval, generate and chat.</summary>
+    internal static void RefuseUnmergeable(string adapter)
+    {
+        string configPath = Path.Combine(adapter, Peft.Serialization.AdapterConfigJson.FileName);
+        if (!File.Exists(configPath)) throw new FileNotFoundException($"--adapter: '{configPath}' not found", configPath);
+        var config = Peft.Serialization.AdapterConfigJson.Parse(File.ReadAllText(configPath), configPath);
+        if (!Train.TrainMethods.IsMergeable(config.PeftType))
+            throw new NotSupportedException($"peft merge: a {config.PeftType} adapter cannot be merged into the base weights " +
+                "(only LORA, IA3, LN_TUNING and BITFIT adapters change the base weights linearly); " +
+                "use it unmerged with --adapter in peft eval, generate or chat");
     }
 }

@@ -22,25 +22,37 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         [CommandOption("--task <TASK>"), Description("causal-lm (instruction tuning of a decoder) or classify (LoRA + a trained head on a BERT encoder, labelled JSONL with text/label) (default: classify for --model minilm or a BERT folder, else causal-lm)")]
         public string? Task { get; init; }
 
-        [CommandOption("--method <METHOD>"), Description("PEFT method: lora or dora (default: lora)")]
+        [CommandOption("--method <METHOD>"), Description("PEFT method: lora, dora, ia3, bitfit (needs a model with biases), ln_tuning, houlsby (series bottleneck adapters) or parallel (parallel bottleneck adapter beside the FFN) (default: lora)")]
         public string? Method { get; init; }
 
-        [CommandOption("-r|--rank <R>"), Description("LoRA rank (default: 16; classify: 8)")]
+        [CommandOption("-r|--rank <R>"), Description("lora/dora: rank (default: 16; classify: 8)")]
         public int? Rank { get; init; }
 
-        [CommandOption("--alpha <ALPHA>"), Description("LoRA alpha; the update is scaled by alpha / rank (default: 32; classify: 16)")]
+        [CommandOption("--alpha <ALPHA>"), Description("lora/dora: alpha; the update is scaled by alpha / rank (default: 32; classify: 16)")]
         public double? Alpha { get; init; }
 
-        [CommandOption("--dropout <P>"), Description("Dropout on the adapter input (default: 0.05; classify: 0.1)")]
+        [CommandOption("--dropout <P>"), Description("lora/dora, houlsby/parallel: dropout on the adapter input (default: lora 0.05, adapters 0; classify: 0.1)")]
         public double? Dropout { get; init; }
 
-        [CommandOption("--target-modules <NAMES>"), Description("all-linear, or comma-separated module names/suffixes such as q_proj,v_proj (default: all-linear; classify: query,value)")]
+        [CommandOption("--target-modules <NAMES>"), Description("Modules to adapt: all-linear, or comma-separated module names/suffixes such as q_proj,v_proj (default: lora/dora all-linear; ia3 k_proj,v_proj,down_proj; ln_tuning the norm layers; bitfit every module with a bias; houlsby the attention and MLP outputs; parallel the MLP; classify: query,value)")]
         public string? TargetModules { get; init; }
 
-        [CommandOption("--init <INIT>"), Description("Adapter initialisation: default, gaussian, pissa, pissa_niter_N or loftq (default: default)")]
+        [CommandOption("--init <INIT>"), Description("lora/dora: initialisation: default, gaussian, pissa, pissa_niter_N or loftq; a PiSSA adapter is saved converted to a LoRA of the original base (default: default)")]
         public string? Init { get; init; }
 
-        [CommandOption("--load-in-4bit"), Description("Quantize the base's Linear layers to 4 bits first (QLoRA)")]
+        [CommandOption("--feedforward-modules <NAMES>"), Description("ia3: comma-separated targets whose input (not output) is scaled, or none (default: down_proj on LLaMA; required with --target-modules)")]
+        public string? FeedforwardModules { get; init; }
+
+        [CommandOption("--bottleneck-size <M>"), Description("houlsby/parallel: bottleneck width (default: the adapted width / 16)")]
+        public int? BottleneckSize { get; init; }
+
+        [CommandOption("--non-linearity <F>"), Description("houlsby/parallel: relu, gelu, gelu_new, silu or tanh (default: houlsby gelu, parallel relu)")]
+        public string? NonLinearity { get; init; }
+
+        [CommandOption("--adapter-scaling <S>"), Description("houlsby/parallel: factor on the adapter output (default: houlsby 1, parallel 4)")]
+        public double? AdapterScaling { get; init; }
+
+        [CommandOption("--load-in-4bit"), Description("lora/dora: quantize the base's Linear layers to 4 bits first (QLoRA)")]
         public bool? LoadIn4Bit { get; init; }
 
         [CommandOption("--quant-type <TYPE>"), Description("4-bit type with --load-in-4bit: nf4 or fp4 (default: nf4)")]
@@ -64,7 +76,7 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         [CommandOption("--seq-len <N>"), Description("Longest training sequence in tokens (default: 160; classify: 64)")]
         public int? SeqLen { get; init; }
 
-        [CommandOption("--lr <LR>"), Description("Peak learning rate (cosine schedule) (default: 0.003; classify: 0.001)")]
+        [CommandOption("--lr <LR>"), Description("Peak learning rate (cosine schedule) (default: 0.003 for lora, dora, houlsby, parallel; 0.01 for ia3, bitfit, ln_tuning; classify: 0.001)")]
         public double? Lr { get; init; }
 
         [CommandOption("--warmup <N>"), Description("Warm-up steps (default: 20; classify: 10)")]
@@ -82,7 +94,7 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         [CommandOption("--threads <N>"), Description("CPU threads, 0 for all cores (default: 0)")]
         public int? Threads { get; init; }
 
-        [CommandOption("-o|--output <DIR>"), Description("Output folder for the adapter, training log and loss curve (default: runs/tiny-llama-lora; classify: runs/minilm-spam-lora)")]
+        [CommandOption("-o|--output <DIR>"), Description("Output folder for the adapter, training log and loss curve (default: runs/tiny-llama-<method>; classify: runs/minilm-spam-lora)")]
         public string? Output { get; init; }
 
         [CommandOption("--resume <CHECKPOINT>"), Description("Continue an interrupted run from its checkpoint folder (default: start fresh)")]
@@ -160,6 +172,8 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
             ("--config", s.Config is not null), ("--init", s.Init is not null), ("--load-in-4bit", s.LoadIn4Bit is not null),
             ("--quant-type", s.QuantType is not null), ("--double-quant", s.DoubleQuant is not null), ("--samples", s.Samples is not null),
             ("--resume", s.Resume is not null), ("--checkpoint-every", s.CheckpointEvery is not null),
+            ("--feedforward-modules", s.FeedforwardModules is not null), ("--bottleneck-size", s.BottleneckSize is not null),
+            ("--non-linearity", s.NonLinearity is not null), ("--adapter-scaling", s.AdapterScaling is not null),
         }.Where(u => u.Given).Select(u => u.Name).ToList();
         if (unsupported.Count > 0) throw new ArgumentException($"{string.Join(", ", unsupported)} not available with --task classify");
         if (s.Method is { } m && !string.Equals(m, "lora", StringComparison.OrdinalIgnoreCase))
@@ -187,7 +201,9 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
             Lr = s.Lr ?? o.Lr, Warmup = s.Warmup ?? o.Warmup, EvalExamples = s.EvalExamples ?? o.EvalExamples,
             Samples = s.Samples ?? o.Samples, Seed = s.Seed ?? o.Seed, Threads = s.Threads ?? o.Threads, Output = s.Output ?? o.Output,
             Resume = s.Resume ?? o.Resume, CheckpointEvery = s.CheckpointEvery ?? o.CheckpointEvery,
-            Init = s.Init ?? o.Init, LoadIn4Bit = s.LoadIn4Bit ?? o.LoadIn4Bit, QuantType = s.QuantType ?? o.QuantType, DoubleQuant = s.DoubleQuant ?? o.DoubleQuant,
+            Init = s.Init ?? o.Init, FeedforwardModules = s.FeedforwardModules ?? o.FeedforwardModules,
+            BottleneckSize = s.BottleneckSize ?? o.BottleneckSize, NonLinearity = s.NonLinearity ?? o.NonLinearity,
+            AdapterScaling = s.AdapterScaling ?? o.AdapterScaling, LoadIn4Bit = s.LoadIn4Bit ?? o.LoadIn4Bit, QuantType = s.QuantType ?? o.QuantType, DoubleQuant = s.DoubleQuant ?? o.DoubleQuant,
         };
     }
 }

@@ -59,6 +59,10 @@ public static class ConfigFile
                 "output" => o with { Output = value },
                 "resume" => o with { Resume = value },
                 "checkpoint-every" => o with { CheckpointEvery = Int(key, value, path) },
+                "feedforward-modules" => o with { FeedforwardModules = value },
+                "bottleneck-size" => o with { BottleneckSize = Int(key, value, path) },
+                "non-linearity" => o with { NonLinearity = value },
+                "adapter-scaling" or "scaling" => o with { AdapterScaling = Double(key, value, path) },
                 _ => throw new ArgumentException($"--config: '{path}' has an unknown key '{key}'"),
             };
         }

@@ -44,36 +44,27 @@ public sealed class FineTuneJob(FineTuneOptions options, IFineTuneReporter repor
         var evalLoader = new BatchLoader(evalExamples, options.Batch, pad, seed: null);
         var questions = evalRecords.OfType<InstructionRecord>().ToList();
 
-        var config = new LoraConfig
-        {
-            R = options.Rank,
-            LoraAlpha = options.Alpha,
-            LoraDropout = options.Dropout,
-            UseDora = options.UseDora || string.Equals(options.Method, "dora", StringComparison.OrdinalIgnoreCase),
-            TargetModules = options.TargetModules == "all-linear"
-                ? TargetModules.AllLinear
-                : TargetModules.Of(options.TargetModules.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)),
-            TaskType = "CAUSAL_LM",
-            InitLoraWeights = InitKind(options.Init),
-            PissaNiter = options.Init.StartsWith("pissa_niter_", StringComparison.Ordinal) ? int.Parse(options.Init["pissa_niter_".Length..], CultureInfo.InvariantCulture) : null,
-            BaseModelNameOrPath = modelPath,
-        };
+        var setup = TrainMethods.Create(options, modelPath);
+        var config = setup.Config;
+        var lora = config as LoraConfig;
+        double lr = TrainMethods.LearningRate(options);
+        string output = options.OutputDirectory;
         reporter.Settings(
         [
             ("model", modelPath),
             ("parameters", lm.Module.NumParameters().ToString("N0", CultureInfo.InvariantCulture)),
-            ("method", $"{(options.LoadIn4Bit ? "Q" : "")}{(config.UseDora ? "DoRA" : "LoRA")} r={config.R} alpha={config.LoraAlpha} dropout={config.LoraDropout} targets={options.TargetModules}"),
+            ("method", setup.Description),
             ("train data", $"{dataPath} ({trainRecords.Count} records)"),
             ("held-out data", $"{evalPath} ({evalRecords.Count} records)"),
-            ("steps", $"{options.Steps} x batch {options.Batch}, seq-len {options.SeqLen}, lr {options.Lr} (cosine, warm-up {options.Warmup})"),
+            ("steps", $"{options.Steps} x batch {options.Batch}, seq-len {options.SeqLen}, lr {lr.ToString(CultureInfo.InvariantCulture)} (cosine, warm-up {options.Warmup})"),
             ("threads", CpuParallel.Threads.ToString(CultureInfo.InvariantCulture)),
             ("seed", options.Seed.ToString(CultureInfo.InvariantCulture)),
-            ("output", Path.GetFullPath(options.Output)),
+            ("output", Path.GetFullPath(output)),
         ]);
 
         // LoftQ fits the adapter to the quantization error of the full-precision weight, so it wraps first and
         // quantizes after (its base is already an NF4 weight, which quantizes to the same codes).
-        bool loftq = config.InitLoraWeights == LoraInit.Loftq;
+        bool loftq = lora?.InitLoraWeights == LoraInit.Loftq;
         if (options.LoadIn4Bit && !loftq) Quantize(lm.Module);
         var before = Score(lm, tokenizer, evalLoader, questions, step: 0);
         reporter.Scores("before", before);
@@ -81,11 +72,16 @@ public sealed class FineTuneJob(FineTuneOptions options, IFineTuneReporter repor
         using var peft = PeftModel.ForCausalLm(lm, config, generator: new Generator(options.Seed));
         if (options.LoadIn4Bit && loftq) Quantize(peft.Model);
         reporter.Info(peft.TrainableParametersLine());
-        string checkpoints = Path.Combine(options.Output, "checkpoints");
+        // PiSSA trains on the residual base W - B0·A0, so the trained adapter alone does not apply to the original
+        // model. As HF's save_pretrained(path_initial_model_for_weight_conversion=...) the adapter as it was before
+        // training is kept, and the final save converts the trained one to a rank-2r LoRA of the original base.
+        string? pissaInit = lora?.InitLoraWeights == LoraInit.Pissa ? Path.Combine(output, "pissa_init") : null;
+        if (pissaInit is not null) peft.SavePretrained(pissaInit);
+        string checkpoints = Path.Combine(output, "checkpoints");
         var trainerOptions = new TrainerOptions
         {
             MaxSteps = options.Steps,
-            LearningRate = options.Lr,
+            LearningRate = lr,
             WarmupSteps = Math.Min(options.Warmup, options.Steps - 1),
             Schedule = LrScheduleKind.Cosine,
             MaxGradNorm = 1.0,
@@ -114,18 +110,18 @@ public sealed class FineTuneJob(FineTuneOptions options, IFineTuneReporter repor
         if (trainer.Step < options.Steps)
         {
             reporter.Info($"interrupted at step {trainer.Step}; resume with --resume {LatestCheckpoint(checkpoints)}");
-            return new FineTuneResult(before, null, trainer.Step, true, options.Output, null, LatestCheckpoint(checkpoints), clock.Elapsed, tokensPerSecond);
+            return new FineTuneResult(before, null, trainer.Step, true, output, null, LatestCheckpoint(checkpoints), clock.Elapsed, tokensPerSecond);
         }
         var after = Score(peft, tokenizer, evalLoader, questions, trainer.Step);
         reporter.Scores("after", after);
 
-        string adapterDir = Path.Combine(options.Output, "adapter");
-        peft.SavePretrained(adapterDir);
-        TrainingArtifacts.WriteLog(Path.Combine(options.Output, "training_log.jsonl"), logged, before, after);
-        TrainingArtifacts.WriteLossCurve(Path.Combine(options.Output, "loss_curve.svg"),
-            trainer.History.Select(h => (h.Step, h.Loss)).ToList(), $"{(config.UseDora ? "DoRA" : "LoRA")} fine-tune of {Path.GetFileName(modelPath)}: training loss");
-        reporter.Info($"adapter saved to {Path.GetFullPath(adapterDir)} (HF PEFT format); log and loss curve in {Path.GetFullPath(options.Output)}");
-        return new FineTuneResult(before, after, trainer.Step, false, options.Output, adapterDir, null, clock.Elapsed, tokensPerSecond);
+        string adapterDir = Path.Combine(output, "adapter");
+        SaveAdapter(peft, adapterDir, pissaInit);
+        TrainingArtifacts.WriteLog(Path.Combine(output, "training_log.jsonl"), logged, before, after);
+        TrainingArtifacts.WriteLossCurve(Path.Combine(output, "loss_curve.svg"),
+            trainer.History.Select(h => (h.Step, h.Loss)).ToList(), $"{setup.Label} fine-tune of {Path.GetFileName(modelPath)}: training loss");
+        reporter.Info($"adapter saved to {Path.GetFullPath(adapterDir)} (HF PEFT format); log and loss curve in {Path.GetFullPath(output)}");
+        return new FineTuneResult(before, after, trainer.Step, false, output, adapterDir, null, clock.Elapsed, tokensPerSecond);
     }
 
     private void Quantize(PeftEngine.Nn.Module model)
@@ -137,14 +133,27 @@ public sealed class FineTuneJob(FineTuneOptions options, IFineTuneReporter repor
             $"{report.BytesBefore / 1048576.0:F2} MiB -> {report.BytesAfter / 1048576.0:F2} MiB ({report.BytesPerParameter:F3} bytes per weight)"));
     }
 
-    private static LoraInit InitKind(string init) => init switch
+    /// <summary>Saves the trained adapter in the HF PEFT format; a PiSSA adapter as a plain LoRA of the original base
+    /// (rank 2r, <see cref="PissaConversion"/>) when it can be expressed as one, else as it is (its base is then the
+    /// residual model, which a reader must rebuild with the same PiSSA initialisation).</summary>
+    private void SaveAdapter(PeftModel peft, string adapterDir, string? pissaInit)
     {
-        "default" or "true" => LoraInit.Default,
-        "gaussian" => LoraInit.Gaussian,
-        "loftq" => LoraInit.Loftq,
-        _ when init == "pissa" || (init.StartsWith("pissa_niter_", StringComparison.Ordinal) && int.TryParse(init["pissa_niter_".Length..], out _)) => LoraInit.Pissa,
-        _ => throw new ArgumentException($"--init must be default, gaussian, pissa, pissa_niter_N or loftq, got '{init}'"),
-    };
+        if (pissaInit is null)
+        {
+            peft.SavePretrained(adapterDir);
+            return;
+        }
+        var lora = (LoraConfig)peft.PeftConfigs["default"];
+        if (lora.UseDora || lora.LoraBias)
+        {
+            peft.SavePretrained(adapterDir);
+            reporter.Info("PiSSA with DoRA cannot be converted to a LoRA of the original base; the adapter is saved as trained and applies to the PiSSA residual base");
+            return;
+        }
+        peft.SavePretrainedConvertingPissa(adapterDir, pissaInit);
+        reporter.Info(string.Create(CultureInfo.InvariantCulture,
+            $"PiSSA adapter converted to a rank-{2 * lora.R} LoRA of the original base (initial adapter kept in {Path.GetFullPath(pissaInit)})"));
+    }
 
     private PhaseScore Score(ICausalLanguageModel model, ITokenizer tokenizer, BatchLoader evalLoader, IReadOnlyList<InstructionRecord> questions, int step)
     {

@@ -9,26 +9,62 @@ public sealed record FineTuneOptions
     /// <summary>Base model: a shipped name, a Hugging Face folder or a GGUF file.</summary>
     public string Model { get; init; } = ModelResolver.DefaultModel;
 
-    /// <summary>PEFT method (see <c>peft methods</c>).</summary>
+    /// <summary>PEFT method: one of <see cref="TrainMethods.Names"/> (lora, dora, ia3, bitfit, ln_tuning, houlsby,
+    /// parallel, ...).</summary>
     public string Method { get; init; } = "lora";
 
-    /// <summary>LoRA rank.</summary>
-    public int Rank { get; init; } = 16;
+    /// <summary>LoRA/DoRA rank (default 16) or ReFT low-rank dimension (default 4); null: the method's default.</summary>
+    public int? Rank { get; init; }
 
-    /// <summary>LoRA alpha (the update is scaled by alpha / rank).</summary>
-    public double Alpha { get; init; } = 32;
+    /// <summary>LoRA alpha (the update is scaled by alpha / rank); null: 32.</summary>
+    public double? Alpha { get; init; }
 
-    /// <summary>Dropout on the LoRA input.</summary>
-    public double Dropout { get; init; } = 0.05;
+    /// <summary>Dropout on the adapter input (LoRA: 0.05; bottleneck adapters and ReFT: 0); null: the method's default.</summary>
+    public double? Dropout { get; init; }
 
-    /// <summary>Modules to adapt: "all-linear" or comma-separated names/suffixes.</summary>
-    public string TargetModules { get; init; } = "all-linear";
+    /// <summary>Modules to adapt: "all-linear" or comma-separated names/suffixes; null: the method's default
+    /// (all-linear for LoRA, HF's per-architecture defaults for IA3 and LN tuning, every biased module for BitFit,
+    /// the papers' placements for bottleneck adapters).</summary>
+    public string? TargetModules { get; init; }
 
-    /// <summary>Adapter initialisation: default, gaussian, pissa, pissa_niter_N or loftq.</summary>
-    public string Init { get; init; } = "default";
+    /// <summary>LoRA initialisation: default, gaussian, pissa, pissa_niter_N or loftq; null: default.</summary>
+    public string? Init { get; init; }
 
-    /// <summary>Use DoRA (weight-decomposed LoRA).</summary>
+    /// <summary>Use DoRA (weight-decomposed LoRA); the same as method dora.</summary>
     public bool UseDora { get; init; }
+
+    /// <summary>IA3: the targets whose input (not output) is scaled, comma-separated, or "none"; null: HF's default.</summary>
+    public string? FeedforwardModules { get; init; }
+
+    /// <summary>Bottleneck adapters: the bottleneck width m; null: the adapted width / 16.</summary>
+    public int? BottleneckSize { get; init; }
+
+    /// <summary>Bottleneck adapters: the non-linearity (relu, gelu, gelu_new, silu, tanh); null: gelu (houlsby), relu (parallel).</summary>
+    public string? NonLinearity { get; init; }
+
+    /// <summary>Bottleneck adapters: the factor on the adapter output; null: 1 (houlsby), 4 (parallel).</summary>
+    public double? AdapterScaling { get; init; }
+
+    /// <summary>Prompt and prefix tuning: the number of virtual tokens; null: 20.</summary>
+    public int? NumVirtualTokens { get; init; }
+
+    /// <summary>Prompt tuning: how the virtual tokens start (random, sample_vocab, text); null: sample_vocab.</summary>
+    public string? PromptInit { get; init; }
+
+    /// <summary>Prompt tuning with text init: the text whose token embeddings start the prompt.</summary>
+    public string? PromptInitText { get; init; }
+
+    /// <summary>Prefix tuning: compute the prefix with an MLP while training; null: false.</summary>
+    public bool? PrefixProjection { get; init; }
+
+    /// <summary>Prefix tuning with projection: the MLP's hidden width; null: the hidden size.</summary>
+    public int? EncoderHiddenSize { get; init; }
+
+    /// <summary>ReFT: the decoder layers intervened on, comma-separated indices or "all"; null: all.</summary>
+    public string? ReftLayers { get; init; }
+
+    /// <summary>ReFT: the prompt positions intervened on ("f3+l3": first 3 and last 3); null: the library's default.</summary>
+    public string? ReftPositions { get; init; }
 
     /// <summary>Quantize the base's Linear layers to 4 bits before adding the adapter (QLoRA).</summary>
     public bool LoadIn4Bit { get; init; }
@@ -54,8 +90,9 @@ public sealed record FineTuneOptions
     /// <summary>Longest training sequence in tokens (longer examples are cut).</summary>
     public int SeqLen { get; init; } = 160;
 
-    /// <summary>Peak learning rate.</summary>
-    public double Lr { get; init; } = 3e-3;
+    /// <summary>Peak learning rate; null: the method's default (3e-3 for LoRA, DoRA, bottleneck adapters and ReFT;
+    /// 1e-2 for IA3, BitFit, LN tuning and prefix tuning; 3e-2 for prompt tuning).</summary>
+    public double? Lr { get; init; }
 
     /// <summary>Warm-up steps.</summary>
     public int Warmup { get; init; } = 20;
@@ -72,8 +109,8 @@ public sealed record FineTuneOptions
     /// <summary>CPU threads (0: all cores).</summary>
     public int Threads { get; init; }
 
-    /// <summary>Where the adapter, log and loss curve go.</summary>
-    public string Output { get; init; } = Path.Combine("runs", "tiny-llama-lora");
+    /// <summary>Where the adapter, log and loss curve go; null: runs/tiny-llama-&lt;method&gt;.</summary>
+    public string? Output { get; init; }
 
     /// <summary>A checkpoint folder to resume from (written by an interrupted run under Output/checkpoints).</summary>
     public string? Resume { get; init; }
@@ -81,18 +118,18 @@ public sealed record FineTuneOptions
     /// <summary>Checkpoint every this many steps (0: only when interrupted).</summary>
     public int CheckpointEvery { get; init; }
 
-    /// <summary>Throws naming the first option that is out of range.</summary>
+    /// <summary>The output folder of the run.</summary>
+    public string OutputDirectory => Output ?? TrainMethods.DefaultOutput(Method);
+
+    /// <summary>Throws naming the first option that is out of range or that does not apply to the method.</summary>
     public void Validate()
     {
-        if (Rank <= 0) throw new ArgumentException($"--rank must be positive, got {Rank}");
         if (Steps <= 0) throw new ArgumentException($"--steps must be positive, got {Steps}");
         if (Batch <= 0) throw new ArgumentException($"--batch must be positive, got {Batch}");
         if (SeqLen < 8) throw new ArgumentException($"--seq-len must be at least 8, got {SeqLen}");
-        if (Lr <= 0) throw new ArgumentException($"--lr must be positive, got {Lr}");
-        if (Dropout is < 0 or >= 1) throw new ArgumentException($"--dropout must be in [0, 1), got {Dropout}");
+        if (Lr is <= 0) throw new ArgumentException($"--lr must be positive, got {Lr}");
         if (LoadIn4Bit && QuantType is not ("nf4" or "fp4")) throw new ArgumentException($"--quant-type must be nf4 or fp4, got '{QuantType}'");
         if (EvalExamples < 0 || Samples < 0) throw new ArgumentException("--eval-examples and --samples must not be negative");
-        if (!string.Equals(Method, "lora", StringComparison.OrdinalIgnoreCase) && !string.Equals(Method, "dora", StringComparison.OrdinalIgnoreCase))
-            throw new ArgumentException($"--method '{Method}' is not available in `peft train` yet; available: lora, dora");
+        TrainMethods.Validate(this);
     }
 }
