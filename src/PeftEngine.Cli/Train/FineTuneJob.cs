@@ -47,6 +47,9 @@ public sealed class FineTuneJob(FineTuneOptions options, IFineTuneReporter repor
         var setup = TrainMethods.Create(options, modelPath);
         var config = setup.Config;
         var lora = config as LoraConfig;
+        if (config is Peft.Subset.BitFitConfig { TargetModules: null } && !lm.Module.NamedModules().Any(nm => Peft.Subset.BitFitLayer.BaseBias(nm.Module) is not null))
+            throw new ArgumentException($"--method bitfit: {Path.GetFileName(modelPath)} has no bias terms (a LLaMA with attention_bias and mlp_bias false, as the shipped tiny-llama), " +
+                "so BitFit has nothing to train; use a model with biases (GPT-2, BERT, Qwen2, a LLaMA with attention_bias) or another method");
         double lr = TrainMethods.LearningRate(options);
         string output = options.OutputDirectory;
         reporter.Settings(
