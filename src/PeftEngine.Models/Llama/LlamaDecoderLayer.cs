@@ -32,12 +32,13 @@ public sealed class LlamaDecoderLayer : Module
     /// <summary>The attention child.</summary>
     public LlamaAttention SelfAttention => GetSubmodule<LlamaAttention>("self_attn");
 
-    /// <summary>(B, T, C) -> (B, T, C); see <see cref="LlamaAttention.Forward(Tensor, Tensor?, LlamaRotaryEmbedding, KvCache?, Tensor?)"/>.</summary>
-    public Tensor Forward(Tensor x, Tensor? mask, LlamaRotaryEmbedding rotary, KvCache? cache, Tensor? positionIds = null)
+    /// <summary>(B, T, C) -> (B, T, C); see <see cref="LlamaAttention.Forward(Tensor, Tensor?, LlamaRotaryEmbedding, KvCache?, Tensor?, ValueTuple{Tensor, Tensor}?)"/>.</summary>
+    public Tensor Forward(Tensor x, Tensor? mask, LlamaRotaryEmbedding rotary, KvCache? cache, Tensor? positionIds = null,
+        (Tensor Keys, Tensor Values)? prefix = null)
     {
         using var n1 = GetChild("input_layernorm").Forward(x);
         using var a = GetChild("self_attn") is LlamaAttention attn
-            ? attn.Forward(n1, mask, rotary, cache, positionIds)
+            ? attn.Forward(n1, mask, rotary, cache, positionIds, prefix)
             : GetChild("self_attn").Forward(n1);
         using var h = Ops.Add(x, a);
         using var n2 = GetChild("post_attention_layernorm").Forward(h);
