@@ -14,6 +14,8 @@ public static class PeftMethods
     private static readonly Dictionary<string, Func<Tuner>> Tuners = new(StringComparer.Ordinal)
     {
         ["LORA"] = () => new LoraTuner(),
+        ["PROMPT_TUNING"] = () => new Prompt.PromptTuningTuner(),
+        ["PREFIX_TUNING"] = () => new Prompt.PrefixTuningTuner(),
     };
 
     /// <summary>Registers (or replaces) the tuner factory of <paramref name="peftType"/>.</summary>

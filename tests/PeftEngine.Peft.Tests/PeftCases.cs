@@ -1,6 +1,7 @@
 using PeftEngine.Nn;
 using PeftEngine.Peft;
 using PeftEngine.Peft.Lora;
+using PeftEngine.Peft.Prompt;
 using PeftEngine.Peft.Tuners;
 
 namespace PeftEngine.Tests;
@@ -9,6 +10,9 @@ namespace PeftEngine.Tests;
 /// One entry of the conformance suite: a tiny model, its input, and a method config. <see cref="Config"/> receives
 /// <c>nonIdentity</c>: false gives the method's own initialisation (identity where the paper says so), true an
 /// initialisation that changes the output (HF's set_init_weights_false). Adding a method = adding entries here.
+/// <see cref="PromptLearning"/> marks prompt tuning / prefix tuning, where the suite legitimately differs: their
+/// parameters live under <c>prompt_encoder.</c> (not in the model), the file holds the single key
+/// <c>prompt_embeddings</c>, merging throws NotSupportedException, and mixed batches are not supported (HF has none).
 /// </summary>
 public sealed record PeftCase(
     string Name,
@@ -17,8 +21,14 @@ public sealed record PeftCase(
     Func<bool, PeftConfig> Config,
     bool IdentityAtInit = true,
     bool MixedBatches = true,
-    double MergeTolerance = 1e-4)
+    double MergeTolerance = 1e-4,
+    bool PromptLearning = false)
 {
+    /// <summary>True for a parameter the adapter trains (its LoRA factors / modules_to_save copies, or its prompt encoder).</summary>
+    public bool IsAdapterParameter(string name) => PromptLearning
+        ? name.StartsWith("prompt_encoder.", StringComparison.Ordinal)
+        : name.Contains(".lora_") || name.Contains(".modules_to_save.");
+
     public override string ToString() => Name;
 }
 
@@ -66,6 +76,23 @@ public static class PeftCases
         new("llama-dora-mlp-layer0", g => TestLlama.Create(g), TestLlama.Input,
             n => new LoraConfig { TargetModules = TargetModules.Of("gate_proj", "up_proj", "down_proj"), LayersToTransform = [0], UseDora = true, R = 2, InitLoraWeights = Init(n) },
             MixedBatches: false),
+        // prompt learning: the virtual tokens / prefix change the output from the start (no identity at init)
+        new("gpt2-prompt-tuning", g => TestGpt2.Create(g), TestGpt2.Input,
+            n => new PromptTuningConfig { NumVirtualTokens = 3, PromptTuningInit = n ? PromptTuningInit.Random : PromptTuningInit.SampleVocab },
+            IdentityAtInit: false, MixedBatches: false, PromptLearning: true),
+        new("gpt2-prefix-tuning", g => TestGpt2.Create(g), TestGpt2.Input,
+            n => new PrefixTuningConfig { NumVirtualTokens = 3 }, IdentityAtInit: false, MixedBatches: false, PromptLearning: true),
+        new("gpt2-prefix-tuning-projection", g => TestGpt2.Create(g), TestGpt2.Input,
+            n => new PrefixTuningConfig { NumVirtualTokens = 2, PrefixProjection = true, EncoderHiddenSize = 8 },
+            IdentityAtInit: false, MixedBatches: false, PromptLearning: true),
+        new("llama-prompt-tuning", g => TestLlama.Create(g), TestLlama.Input,
+            n => new PromptTuningConfig { NumVirtualTokens = 4, PromptTuningInit = n ? PromptTuningInit.Random : PromptTuningInit.SampleVocab },
+            IdentityAtInit: false, MixedBatches: false, PromptLearning: true),
+        new("llama-prefix-tuning-gqa", g => TestLlama.Create(g), TestLlama.Input,
+            n => new PrefixTuningConfig { NumVirtualTokens = 3 }, IdentityAtInit: false, MixedBatches: false, PromptLearning: true),
+        new("llama-prefix-tuning-projection", g => TestLlama.Create(g), TestLlama.Input,
+            n => new PrefixTuningConfig { NumVirtualTokens = 3, PrefixProjection = true, EncoderHiddenSize = 12 },
+            IdentityAtInit: false, MixedBatches: false, PromptLearning: true),
     ];
 
     public static TheoryData<string> Names => new(All.Select(c => c.Name));

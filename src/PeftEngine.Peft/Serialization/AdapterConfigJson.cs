@@ -35,7 +35,9 @@ public static class AdapterConfigJson
         return peftType switch
         {
             "LORA" => ParseLora(obj, source),
-            _ => throw new NotSupportedException($"{source}: unknown peft_type \"{peftType}\"; this engine reads: LORA"),
+            "PROMPT_TUNING" => Prompt.PromptConfigJson.ParsePromptTuning(obj, source),
+            "PREFIX_TUNING" => Prompt.PromptConfigJson.ParsePrefixTuning(obj, source),
+            _ => throw new NotSupportedException($"{source}: unknown peft_type \"{peftType}\"; this engine reads: LORA, PROMPT_TUNING, PREFIX_TUNING"),
         };
     }
 
@@ -132,12 +134,13 @@ public static class AdapterConfigJson
     public static string Write(PeftConfig config, Version? peftVersion = null)
     {
         var target = peftVersion ?? PeftVersionKeys.Latest;
-        var fields = config switch
+        var (fields, known) = config switch
         {
-            LoraConfig l => LoraFields(l, target),
+            LoraConfig l => (LoraFields(l, target), PeftVersionKeys.Lora),
+            Prompt.PromptLearningConfig p => (Prompt.PromptConfigJson.Fields(p, target), Prompt.PromptConfigJson.Keys),
             _ => throw new NotSupportedException($"adapter_config.json: no writer for {config.PeftType}"),
         };
-        var keys = fields.Keys.Where(k => PeftVersionKeys.Lora[k] <= target).Order(StringComparer.Ordinal).ToList();
+        var keys = fields.Keys.Where(k => known[k] <= target).Order(StringComparer.Ordinal).ToList();
         var sb = new StringBuilder("{\n");
         for (int i = 0; i < keys.Count; i++)
         {
