@@ -19,6 +19,8 @@ public sealed partial class PeftModel
             throw new ArgumentException($"PeftModel.AddAdapter: adapter name \"{adapterName}\" must not contain '.' nor be \"{PeftRuntime.BaseName}\"");
         if (_configs.ContainsKey(adapterName))
             throw new ArgumentException($"Adapter with name {adapterName} already exists.");
+        if (HasPromptAdapters && config is not Prompt.PromptLearningConfig)
+            throw new ArgumentException($"Cannot combine adapters with different peft types. Found {_configs.Values.First().PeftType} and {config.PeftType}.");
         if (!_tuners.TryGetValue(config.PeftType, out var tuner))
             tuner = PeftMethods.Create(config.PeftType);
         if (tuner is Prompt.PromptLearningTuner promptTuner) promptTuner.Bind(PromptEncoders, PromptableLm);

@@ -379,6 +379,8 @@ public class PromptLearningTests
         Assert.Throws<NotSupportedException>(() => peft.SetAdapter("default", "second"));
         var e = Assert.Throws<ArgumentException>(() => peft.AddAdapter("tuning", new PromptTuningConfig { NumVirtualTokens = 2 }));
         Assert.Equal("Cannot combine adapters with different peft types. Found PREFIX_TUNING and PROMPT_TUNING.", e.Message);
+        e = Assert.Throws<ArgumentException>(() => peft.AddAdapter("lora", new LoraConfig { TargetModules = TargetModules.Of("q_proj") }));
+        Assert.Equal("Cannot combine adapters with different peft types. Found PREFIX_TUNING and LORA.", e.Message);
         using var lora = PeftModel.Create(TestLlama.Create(new Generator(51)), new LoraConfig { TargetModules = TargetModules.Of("q_proj") });
         Assert.Throws<ArgumentException>(() => lora.AddAdapter("p", new PrefixTuningConfig { NumVirtualTokens = 2 }));
     }
