@@ -108,7 +108,8 @@ public sealed class Gpt2Transformer : Module
             // Checkpointed blocks get the mask as an input so that the recompute in backward still holds it;
             // the dropout generator is rewound for the recompute, so dropout draws the same masks again.
             Generator[] rng = [_dropoutGenerator];
-            var next = module is not Gpt2Block block ? module.Forward(h)
+            var next = module is not Gpt2Block block
+                    ? (prefix is null ? module.Forward(h) : throw new NotSupportedException($"Gpt2Transformer: h.{i} is a {module.GetType().Name}, which takes no attention prefix"))
                 : !checkpoint ? block.Forward(h, mask, cache?.Layers[i], cache is null ? prefix?.Layers[i] : null)
                 : mask is null ? Checkpoint.Run(xs => block.Forward(xs[0], null, null), rng, h)
                 : Checkpoint.Run(xs => block.Forward(xs[0], xs[1], null), rng, h, mask);

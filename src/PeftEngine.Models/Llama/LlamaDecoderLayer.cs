@@ -39,7 +39,8 @@ public sealed class LlamaDecoderLayer : Module
         using var n1 = GetChild("input_layernorm").Forward(x);
         using var a = GetChild("self_attn") is LlamaAttention attn
             ? attn.Forward(n1, mask, rotary, cache, positionIds, prefix)
-            : GetChild("self_attn").Forward(n1);
+            : prefix is null ? GetChild("self_attn").Forward(n1)
+            : throw new NotSupportedException($"LlamaDecoderLayer: the attention child is a {GetChild("self_attn").GetType().Name}, which takes no attention prefix");
         using var h = Ops.Add(x, a);
         using var n2 = GetChild("post_attention_layernorm").Forward(h);
         using var m = GetChild("mlp").Forward(n2);
