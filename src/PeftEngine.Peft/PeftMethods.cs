@@ -19,6 +19,8 @@ public static class PeftMethods
         ["BITFIT"] = () => new Subset.BitFitTuner(),
         [Adapters.BottleneckConfig.Type] = () => new Adapters.BottleneckTuner(),
         [Adapters.AdapterFusionConfig.Type] = () => new Adapters.AdapterFusionTuner(),
+        ["PROMPT_TUNING"] = () => new Prompt.PromptTuningTuner(),
+        ["PREFIX_TUNING"] = () => new Prompt.PrefixTuningTuner(),
     };
 
     /// <summary>Registers (or replaces) the tuner factory of <paramref name="peftType"/>.</summary>

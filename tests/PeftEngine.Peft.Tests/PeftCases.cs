@@ -4,6 +4,7 @@ using PeftEngine.Peft.Ia3;
 using PeftEngine.Peft.Adapters;
 using PeftEngine.Peft.Lora;
 using PeftEngine.Peft.Subset;
+using PeftEngine.Peft.Prompt;
 using PeftEngine.Peft.Tuners;
 
 namespace PeftEngine.Tests;
@@ -15,6 +16,9 @@ namespace PeftEngine.Tests;
 /// <see cref="Mergeable"/> false: merging must raise NotSupportedException naming the method (HF's behaviour for
 /// methods that cannot be folded into the weights). <see cref="MethodParameterMarkers"/> lists the name parts that
 /// mark each method's parameters.
+/// <see cref="PromptLearning"/> marks prompt tuning / prefix tuning, where the suite legitimately differs: their
+/// parameters live under <c>prompt_encoder.</c> (not in the model), the file holds the single key
+/// <c>prompt_embeddings</c>, merging throws NotSupportedException, and mixed batches are not supported (HF has none).
 /// </summary>
 public sealed record PeftCase(
     string Name,
@@ -24,8 +28,14 @@ public sealed record PeftCase(
     bool IdentityAtInit = true,
     bool MixedBatches = true,
     double MergeTolerance = 1e-4,
-    bool Mergeable = true)
+    bool Mergeable = true,
+    bool PromptLearning = false)
 {
+    /// <summary>True for a parameter the adapter trains (the method's tensors / modules_to_save copies, or its prompt encoder).</summary>
+    public bool IsAdapterParameter(string name) => PromptLearning
+        ? name.StartsWith("prompt_encoder.", StringComparison.Ordinal)
+        : PeftCases.IsAdapterParameter(name);
+
     public override string ToString() => Name;
 }
 
@@ -126,6 +136,23 @@ public static class PeftCases
         new("bert-houlsby-output-dropout", g => TestBert.Create(g), TestBert.Input,
             n => BottleneckConfig.Houlsby(bottleneckSize: 4) with { TargetModules = TargetModules.Of("output.dropout"), InitWeights = BnInit(n, BottleneckInit.Houlsby) },
             IdentityAtInit: false, Mergeable: false),
+        // prompt learning: the virtual tokens / prefix change the output from the start (no identity at init)
+        new("gpt2-prompt-tuning", g => TestGpt2.Create(g), TestGpt2.Input,
+            n => new PromptTuningConfig { NumVirtualTokens = 3, PromptTuningInit = n ? PromptTuningInit.Random : PromptTuningInit.SampleVocab },
+            IdentityAtInit: false, MixedBatches: false, PromptLearning: true),
+        new("gpt2-prefix-tuning", g => TestGpt2.Create(g), TestGpt2.Input,
+            n => new PrefixTuningConfig { NumVirtualTokens = 3 }, IdentityAtInit: false, MixedBatches: false, PromptLearning: true),
+        new("gpt2-prefix-tuning-projection", g => TestGpt2.Create(g), TestGpt2.Input,
+            n => new PrefixTuningConfig { NumVirtualTokens = 2, PrefixProjection = true, EncoderHiddenSize = 8 },
+            IdentityAtInit: false, MixedBatches: false, PromptLearning: true),
+        new("llama-prompt-tuning", g => TestLlama.Create(g), TestLlama.Input,
+            n => new PromptTuningConfig { NumVirtualTokens = 4, PromptTuningInit = n ? PromptTuningInit.Random : PromptTuningInit.SampleVocab },
+            IdentityAtInit: false, MixedBatches: false, PromptLearning: true),
+        new("llama-prefix-tuning-gqa", g => TestLlama.Create(g), TestLlama.Input,
+            n => new PrefixTuningConfig { NumVirtualTokens = 3 }, IdentityAtInit: false, MixedBatches: false, PromptLearning: true),
+        new("llama-prefix-tuning-projection", g => TestLlama.Create(g), TestLlama.Input,
+            n => new PrefixTuningConfig { NumVirtualTokens = 3, PrefixProjection = true, EncoderHiddenSize = 12 },
+            IdentityAtInit: false, MixedBatches: false, PromptLearning: true),
     ];
 
     public static TheoryData<string> Names => new(All.Select(c => c.Name));

@@ -45,6 +45,9 @@ public static class MethodCatalog
         ["AdapterFusion"] = "attention over trained series adapters at each adapted sub-layer (AdapterFusionConfig, peft_type ADAPTER_FUSION) with the W_V regulariser; from the library API, not yet a `peft train --method`",
         ["MAM Adapter / Parallel Adapter"] = "the scaled parallel adapter beside the FFN (BottleneckConfig.Parallel) on GPT-2 and LLaMA; MAM's prefix half and parallel adapters beside attention or in BERT are not implemented",
         ["QLoRA"] = "LoRA/DoRA on NF4/FP4 bases with double quantization (peft train --load-in-4bit); paged optimizers are not implemented",
+        ["Prefix tuning"] = "PrefixTuningConfig (prefix_projection MLP or not, GQA-sized, HF adapter files) on GPT-2 and the LLaMA family from the library; not yet a `peft train --method`; BERT not supported",
+        ["Prompt tuning"] = "PromptTuningConfig (RANDOM, TEXT, SAMPLE_VOCAB init, HF adapter files) on GPT-2 and the LLaMA family from the library; not yet a `peft train --method`; BERT not supported",
+        ["P-tuning v2"] = "as HF: PrefixTuningConfig without prefix_projection (deep prompts at every layer) for causal LMs; no classification heads (modules_to_save) with prompt learning yet",
     };
 
     /// <summary>All methods, in the order of the reading list.</summary>
@@ -55,14 +58,14 @@ public static class MethodCatalog
         new("VLM", "Exploring Versatile Generative Language Model Via Parameter-Efficient Transfer Learning", "EMNLP 2020 Findings", 2, MethodStatus.Planned, OtherTechnique: false),
         new("AdapterFusion", "AdapterFusion: Non-destructive task composition for transfer learning", "EACL 2021", 8, MethodStatus.Partial, OtherTechnique: false),
         new("AdapterDrop", "AdapterDrop: On the efficiency of adapters in transformers", "EMNLP 2021", 2, MethodStatus.Planned, OtherTechnique: false),
-        new("Prefix tuning", "Prefix-Tuning: Optimizing Continuous Prompts for Generation", "ACL 2021", 4, MethodStatus.Planned, OtherTechnique: false),
-        new("Prompt tuning", "The Power of Scale for Parameter-Efficient Prompt Tuning", "EMNLP 2021", 3, MethodStatus.Planned, OtherTechnique: false),
+        new("Prefix tuning", "Prefix-Tuning: Optimizing Continuous Prompts for Generation", "ACL 2021", 4, MethodStatus.Partial, OtherTechnique: false),
+        new("Prompt tuning", "The Power of Scale for Parameter-Efficient Prompt Tuning", "EMNLP 2021", 3, MethodStatus.Partial, OtherTechnique: false),
         new("DiffPruning", "Parameter-Efficient Transfer Learning with Diff Pruning", "ACL 2021", 7, MethodStatus.Planned, OtherTechnique: false),
         new("Compacter", "Compacter: Efficient low-rank hypercomplex adapter layers", "NeurIPS 2021", 2, MethodStatus.Planned, OtherTechnique: false),
         new("Fish-Mask", "Training Neural Networks with Fixed Sparse Masks", "NeurIPS 2021", 7, MethodStatus.Planned, OtherTechnique: false),
         new("MAM Adapter / Parallel Adapter", "Towards a Unified View of Parameter-Efficient Transfer Learning", "ICLR 2022", 2, MethodStatus.Partial, OtherTechnique: false),
         new("UniPELT", "UniPELT: A Unified Framework for Parameter-Efficient Language Model Tuning", "ACL 2022", 8, MethodStatus.Planned, OtherTechnique: false),
-        new("P-tuning v2", "P-Tuning v2: Prompt Tuning Can Be Comparable to Fine-tuning Universally Across Scales and Tasks", "ACL 2022", 4, MethodStatus.Planned, OtherTechnique: false),
+        new("P-tuning v2", "P-Tuning v2: Prompt Tuning Can Be Comparable to Fine-tuning Universally Across Scales and Tasks", "ACL 2022", 4, MethodStatus.Partial, OtherTechnique: false),
         new("BitFit", "BitFit: Simple Parameter-efficient Fine-tuning for Transformer-based Masked Language-models", "ACL 2022", 7, MethodStatus.Partial, OtherTechnique: false),
         new("FedPara", "FedPara: Low-rank Hadamard Product for Communication-Efficient Federated Learning", "ICLR 2022", 1, MethodStatus.Planned, OtherTechnique: false),
         new("LoRA", "LoRA: Low-Rank Adaptation of Large Language Models", "ICLR 2022", 1, MethodStatus.Available, OtherTechnique: false),

@@ -40,7 +40,9 @@ public static partial class AdapterConfigJson
             "BITFIT" => ScalingSubsetConfigJson.ParseBitFit(obj, source),
             Adapters.BottleneckConfig.Type => ParseBottleneck(obj, source),
             Adapters.AdapterFusionConfig.Type => ParseAdapterFusion(obj, source),
-            _ => throw new NotSupportedException($"{source}: unknown peft_type \"{peftType}\"; this engine reads: LORA, IA3, LN_TUNING, BITFIT, BOTTLENECK, ADAPTER_FUSION"),
+            "PROMPT_TUNING" => Prompt.PromptConfigJson.ParsePromptTuning(obj, source),
+            "PREFIX_TUNING" => Prompt.PromptConfigJson.ParsePrefixTuning(obj, source),
+            _ => throw new NotSupportedException($"{source}: unknown peft_type \"{peftType}\"; this engine reads: LORA, IA3, LN_TUNING, BITFIT, BOTTLENECK, ADAPTER_FUSION, PROMPT_TUNING, PREFIX_TUNING"),
         };
     }
 
@@ -143,6 +145,7 @@ public static partial class AdapterConfigJson
             // this engine's own method types: every key is written whatever the target version
             Adapters.BottleneckConfig b => (BottleneckFields(b, target), null),
             Adapters.AdapterFusionConfig f => (AdapterFusionFields(f, target), null),
+            Prompt.PromptLearningConfig p => (Prompt.PromptConfigJson.Fields(p, target), Prompt.PromptConfigJson.Keys),
             _ => ScalingSubsetConfigJson.Fields(config, target)
                 ?? throw new NotSupportedException($"adapter_config.json: no writer for {config.PeftType}"),
         };
