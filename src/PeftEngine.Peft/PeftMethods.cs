@@ -14,6 +14,8 @@ public static class PeftMethods
     private static readonly Dictionary<string, Func<Tuner>> Tuners = new(StringComparer.Ordinal)
     {
         ["LORA"] = () => new LoraTuner(),
+        ["LOREFT"] = () => new Reft.ReftTuner("LOREFT"),
+        ["DIREFT"] = () => new Reft.ReftTuner("DIREFT"),
     };
 
     /// <summary>Registers (or replaces) the tuner factory of <paramref name="peftType"/>.</summary>

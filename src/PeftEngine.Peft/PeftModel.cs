@@ -115,14 +115,16 @@ public sealed partial class PeftModel : Module, ICausalLanguageModel
     public int MaxPositions => Lm.MaxPositions;
 
     /// <inheritdoc/>
-    Tensor ICausalLanguageModel.Forward(Tensor ids, Tensor? attentionMask, ModelKvCache? cache) => Lm.Forward(ids, attentionMask, cache);
+    Tensor ICausalLanguageModel.Forward(Tensor ids, Tensor? attentionMask, ModelKvCache? cache) =>
+        WithPromptTokens(ids, attentionMask, null, cache, () => Lm.Forward(ids, attentionMask, cache));
 
     /// <summary>Language-model forward of a mixed batch (one adapter name per sequence).</summary>
     public Tensor Forward(Tensor ids, IReadOnlyList<string> adapterNames, Tensor? attentionMask, ModelKvCache? cache = null) =>
-        WithSampleAdapters(adapterNames, () => Lm.Forward(ids, attentionMask, cache));
+        WithSampleAdapters(adapterNames, () => WithPromptTokens(ids, attentionMask, null, cache, () => Lm.Forward(ids, attentionMask, cache)));
 
     /// <inheritdoc/>
-    public Tensor Loss(Tensor ids, Tensor labels, Tensor? attentionMask = null) => Lm.Loss(ids, labels, attentionMask);
+    public Tensor Loss(Tensor ids, Tensor labels, Tensor? attentionMask = null) =>
+        WithPromptTokens(ids, attentionMask, labels, null, () => Lm.Loss(ids, labels, attentionMask));
 
     /// <inheritdoc/>
     public ModelKvCache CreateCache(int batch, int maxLength) => Lm.CreateCache(batch, maxLength);

@@ -35,7 +35,8 @@ public static class AdapterConfigJson
         return peftType switch
         {
             "LORA" => ParseLora(obj, source),
-            _ => throw new NotSupportedException($"{source}: unknown peft_type \"{peftType}\"; this engine reads: LORA"),
+            "LOREFT" or "DIREFT" => ParseReft(obj, source, peftType),
+            _ => throw new NotSupportedException($"{source}: unknown peft_type \"{peftType}\"; this engine reads: LORA, LOREFT, DIREFT"),
         };
     }
 
@@ -104,6 +105,39 @@ public static class AdapterConfigJson
         };
     }
 
+    private static readonly string[] ReftKeys =
+    [
+        "peft_type", "task_type", "base_model_name_or_path", "revision", "inference_mode", "peft_version",
+        "layers", "positions", "low_rank_dimension", "dropout", "act_fn", "share_weights",
+    ];
+
+    /// <summary>LoReFT / DiReFT (keys: see <see cref="Reft.ReftConfig"/>); unknown keys warn as for LoRA.</summary>
+    private static Reft.ReftConfig ParseReft(JsonObject o, string source, string peftType)
+    {
+        var unknown = o.Select(kv => kv.Key).Where(k => !ReftKeys.Contains(k)).ToList();
+        if (unknown.Count > 0)
+            PeftWarnings.Warn($"{source}: unexpected keys [{string.Join(", ", unknown.Select(k => $"'{k}'"))}] for {peftType}, these are ignored.");
+        Reft.ReftConfig config = peftType == "LOREFT" ? new Reft.LoreftConfig() : new Reft.DireftConfig();
+        return config with
+        {
+            TaskType = Str(o, "task_type"),
+            BaseModelNameOrPath = Str(o, "base_model_name_or_path"),
+            Revision = Str(o, "revision"),
+            InferenceMode = Bool(o, "inference_mode", false),
+            Layers = o["layers"] switch
+            {
+                null => null,
+                JsonArray a => a.Select(n => n!.GetValue<int>()).ToArray(),
+                var v => [v.GetValue<int>()],
+            },
+            Positions = Str(o, "positions") ?? "f1+l1",
+            LowRankDimension = (int)Num(o, "low_rank_dimension", 4),
+            Dropout = Num(o, "dropout", 0),
+            ActFn = Str(o, "act_fn"),
+            ShareWeights = Bool(o, "share_weights", false),
+        };
+    }
+
     private static void RejectUnlessDefault(JsonObject o, string source, string key, bool? expected)
     {
         var node = o[key];
@@ -135,9 +169,10 @@ public static class AdapterConfigJson
         var fields = config switch
         {
             LoraConfig l => LoraFields(l, target),
+            Reft.ReftConfig r => ReftFields(r, target),
             _ => throw new NotSupportedException($"adapter_config.json: no writer for {config.PeftType}"),
         };
-        var keys = fields.Keys.Where(k => PeftVersionKeys.Lora[k] <= target).Order(StringComparer.Ordinal).ToList();
+        var keys = fields.Keys.Where(k => config is not LoraConfig || PeftVersionKeys.Lora[k] <= target).Order(StringComparer.Ordinal).ToList();
         var sb = new StringBuilder("{\n");
         for (int i = 0; i < keys.Count; i++)
         {
@@ -171,6 +206,14 @@ public static class AdapterConfigJson
         ["target_modules"] = TargetsValue(c.TargetModules), ["target_parameters"] = null, ["task_type"] = c.TaskType,
         ["trainable_token_indices"] = null, ["use_bdlora"] = null, ["use_dora"] = c.UseDora, ["use_qalora"] = false,
         ["use_rslora"] = c.UseRslora, ["velora_config"] = null,
+    };
+
+    private static SortedDictionary<string, object?> ReftFields(Reft.ReftConfig c, Version v) => new(StringComparer.Ordinal)
+    {
+        ["act_fn"] = c.ActFn, ["base_model_name_or_path"] = c.BaseModelNameOrPath, ["dropout"] = new PyFloat(c.Dropout),
+        ["inference_mode"] = true, ["layers"] = c.Layers?.Cast<object?>().ToList(), ["low_rank_dimension"] = c.LowRankDimension,
+        ["peft_type"] = c.PeftType, ["peft_version"] = $"{v.Major}.{v.Minor}.{Math.Max(v.Build, 0)}", ["positions"] = c.Positions,
+        ["revision"] = c.Revision, ["share_weights"] = c.ShareWeights, ["task_type"] = c.TaskType,
     };
 
     private static object? TargetsValue(TargetModules? t) => t is null ? null : t.Names is { } n ? n.Cast<object?>().ToList() : t.Pattern;
