@@ -44,7 +44,7 @@ public class ConformanceTests
         using (peft) using (x)
         {
             foreach (var (n, p) in peft.NamedParameters())
-                Assert.True(p.RequiresGrad == (n.Contains(".lora_") || n.Contains(".modules_to_save.")), $"{n}: requires_grad = {p.RequiresGrad}");
+                Assert.True(p.RequiresGrad == IsAdapterParameter(n), $"{n}: requires_grad = {p.RequiresGrad}");
             Assert.All(peft.Parameters().Where(p => p.RequiresGrad), p => Assert.Equal(DType.F32, p.DType));
             var before = Snapshot(peft);
             var outBefore = Run(peft, x);
@@ -92,6 +92,19 @@ public class ConformanceTests
         var baseWeights = Snapshot(reference);
         var (model, peft, _) = Build(c, nonIdentity: true);
         var unmerged = Run(peft, x);
+        if (!c.Mergeable)
+        {
+            // no merge: it must fail clearly and change nothing; Unload hands back the untouched base model
+            Assert.Throws<NotSupportedException>(() => peft.MergeAdapter());
+            Assert.Throws<NotSupportedException>(() => peft.MergeAndUnload());
+            TestData.AssertClose(unmerged, Run(peft, x), 0, 0, "after a refused merge");
+            using var plain = peft.Unload();
+            Assert.Same(model, plain);
+            Assert.DoesNotContain(plain.NamedModules(), nm => nm.Module is ITunerLayer);
+            Assert.Equal(reference.StateDict().Keys.Order(), plain.StateDict().Keys.Order());
+            TestData.AssertClose(baseOut, Run(plain, x), 0, 0, "unload");
+            return;
+        }
         peft.MergeAdapter();
         var merged = Run(peft, x);
         TestData.AssertClose(unmerged, merged, c.MergeTolerance, c.MergeTolerance, "merged");
@@ -122,6 +135,11 @@ public class ConformanceTests
         var (_, peft, x) = Build(c, nonIdentity: true);
         using (peft) using (x)
         {
+            if (!c.Mergeable)
+            {
+                Assert.Throws<NotSupportedException>(() => peft.MergeAdapter());
+                return;
+            }
             peft.MergeAdapter();
             var once = Run(peft, x);
             using var capture = PeftWarnings.Capture();
@@ -140,6 +158,12 @@ public class ConformanceTests
         {
             var before = Run(peft, x);
             var baseBefore = Snapshot(peft);
+            if (!c.Mergeable)
+            {
+                Assert.Throws<NotSupportedException>(() => peft.MergeAndUnload(safeMerge: true));
+                Assert.All(peft.NamedParameters(), np => Assert.True(baseBefore[np.Name].SequenceEqual(np.Parameter.Data.To(DType.F32).ToFloatArray())));
+                return;
+            }
             var lora = peft.NamedParameters().Last(np => np.Name.Contains(".lora_")).Parameter;
             float saved;
             using (GradMode.Disable())
@@ -282,7 +306,12 @@ public class ConformanceTests
         model.To(DType.BF16);
         using var peft = PeftModel.Create(model, c.Config(true), "default", new Generator(3));
         foreach (var (n, p) in peft.NamedParameters())
-            Assert.Equal(n.Contains(".lora_") || n.Contains(".modules_to_save.") ? DType.F32 : DType.BF16, p.DType);
+            Assert.Equal(IsAdapterParameter(n) ? DType.F32 : DType.BF16, p.DType);
+        if (!c.Mergeable)
+        {
+            Assert.Throws<NotSupportedException>(() => peft.MergeAdapter());
+            return;
+        }
         // merging into a bf16 weight computes in f32 and rounds once; unmerging rounds again, so each element comes
         // back to within one bf16 rounding of |W + ΔW| plus one of |W| (2^-8 relative each)
         var w = peft.Model.NamedParameters().First(np => np.Name.Contains("base_layer.weight")).Parameter;

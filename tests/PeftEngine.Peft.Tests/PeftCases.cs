@@ -1,6 +1,7 @@
 using PeftEngine.Nn;
 using PeftEngine.Peft;
 using PeftEngine.Peft.Lora;
+using PeftEngine.Peft.Reft;
 using PeftEngine.Peft.Tuners;
 
 namespace PeftEngine.Tests;
@@ -9,6 +10,7 @@ namespace PeftEngine.Tests;
 /// One entry of the conformance suite: a tiny model, its input, and a method config. <see cref="Config"/> receives
 /// <c>nonIdentity</c>: false gives the method's own initialisation (identity where the paper says so), true an
 /// initialisation that changes the output (HF's set_init_weights_false). Adding a method = adding entries here.
+/// <see cref="Mergeable"/> false (ReFT: position-dependent) makes the merge checks expect NotSupportedException.
 /// </summary>
 public sealed record PeftCase(
     string Name,
@@ -17,7 +19,8 @@ public sealed record PeftCase(
     Func<bool, PeftConfig> Config,
     bool IdentityAtInit = true,
     bool MixedBatches = true,
-    double MergeTolerance = 1e-4)
+    double MergeTolerance = 1e-4,
+    bool Mergeable = true)
 {
     public override string ToString() => Name;
 }
@@ -66,6 +69,16 @@ public static class PeftCases
         new("llama-dora-mlp-layer0", g => TestLlama.Create(g), TestLlama.Input,
             n => new LoraConfig { TargetModules = TargetModules.Of("gate_proj", "up_proj", "down_proj"), LayersToTransform = [0], UseDora = true, R = 2, InitLoraWeights = Init(n) },
             MixedBatches: false),
+        // ReFT: not identity at init (W, b start as nn.Linear), not mergeable; the flag n changes nothing
+        new("llama-loreft-f1+l1", g => TestLlama.Create(g), TestLlama.Input,
+            n => new LoreftConfig { Layers = [0, 1], Positions = "f1+l1", LowRankDimension = 4 }, IdentityAtInit: false, Mergeable: false),
+        new("llama-loreft-shared-l2-dropout-relu", g => TestLlama.Create(g), TestLlama.Input,
+            n => new LoreftConfig { Layers = [1], Positions = "l2", ShareWeights = true, Dropout = 0.1, ActFn = "relu", LowRankDimension = 2 },
+            IdentityAtInit: false, Mergeable: false),
+        new("gpt2-loreft-all-layers-f2+l1", g => TestGpt2.Create(g), TestGpt2.Input,
+            n => new LoreftConfig { Positions = "f2+l1", LowRankDimension = 3 }, IdentityAtInit: false, Mergeable: false),
+        new("gpt2-direft-layer1-shared", g => TestGpt2.Create(g), TestGpt2.Input,
+            n => new DireftConfig { Layers = [1], Positions = "f1+l1", ShareWeights = true, LowRankDimension = 2 }, IdentityAtInit: false, Mergeable: false),
     ];
 
     public static TheoryData<string> Names => new(All.Select(c => c.Name));

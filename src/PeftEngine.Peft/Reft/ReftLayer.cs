@@ -108,18 +108,20 @@ public sealed class ReftLayer : Module, IAttachedTunerLayer
     /// when nothing applies (disabled, no active adapter, or no selected position).</summary>
     public Tensor? Apply(Tensor hidden, PeftRuntime runtime)
     {
-        if (Disabled || _active.Count == 0) return null;
+        // a mixed batch applies each row's adapter whether or not it is active (as LoRA layers do)
+        var rowAdapters = runtime.SampleAdapters;
+        var adapters = rowAdapters is null ? _active : rowAdapters.Distinct().Where(_names.Contains).ToList();
+        if (Disabled || adapters.Count == 0) return null;
         if (hidden.Rank != 3) throw new ArgumentException($"ReFT layer {LayerIndex}: expected hidden states (B, T, C), got {hidden.Shape}");
         int b = hidden.Shape[0], t = hidden.Shape[1];
         var prompts = runtime.PromptTokens;
         if (prompts is not null && prompts.Count != b)
             throw new ArgumentException($"ReFT layer {LayerIndex}: {prompts.Count} prompt rows for a batch of {b}");
         runtime.CheckBatch(hidden, $"ReFT layer {LayerIndex}");
-        var rowAdapters = runtime.SampleAdapters;
         Tensor current = hidden;
         try
         {
-            foreach (var adapter in _active)
+            foreach (var adapter in adapters)
             {
                 var spec = ReftPositions.Parse(_configs[adapter].Positions);
                 var first = new byte[b * t];

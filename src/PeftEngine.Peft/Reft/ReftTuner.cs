@@ -154,12 +154,12 @@ public sealed class ReftTuner(string peftType) : Tuner
         return result;
     }
 
-    /// <summary>("" or "first."/"last.", intervention) of an adapter in a layer.</summary>
+    /// <summary>("" or "first."/"last.", intervention) of an adapter in a layer (keys continue after <c>….reft.</c>).</summary>
     private static IEnumerable<(string Group, ReftIntervention Intervention)> Groups(ReftLayer layer, string adapter)
     {
         var (first, last) = layer.Interventions(adapter);
-        if (ReferenceEquals(first, last)) return [(ChildName + ".", first)];
-        return [(ChildName + ".first.", first), (ChildName + ".last.", last)];
+        if (ReferenceEquals(first, last)) return [("", first)];
+        return [("first.", first), ("last.", last)];
     }
 
     /// <summary>The hook on the model body: finds the layer's <see cref="ReftLayer"/> and applies it to the prompt.</summary>

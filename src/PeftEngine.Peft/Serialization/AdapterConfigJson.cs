@@ -176,7 +176,7 @@ public static class AdapterConfigJson
         var sb = new StringBuilder("{\n");
         for (int i = 0; i < keys.Count; i++)
         {
-            sb.Append("  ").Append(JsonSerializer.Serialize(keys[i])).Append(": ");
+            sb.Append("  ").Append(PythonString(keys[i])).Append(": ");
             WriteValue(sb, fields[keys[i]], "  ");
             sb.Append(i + 1 < keys.Count ? ",\n" : "\n");
         }
@@ -227,7 +227,7 @@ public static class AdapterConfigJson
         {
             case null: sb.Append("null"); break;
             case bool b: sb.Append(b ? "true" : "false"); break;
-            case string s: sb.Append(JsonSerializer.Serialize(s)); break;
+            case string s: sb.Append(PythonString(s)); break;
             case int i: sb.Append(i.ToString(CultureInfo.InvariantCulture)); break;
             case PyFloat f: sb.Append(PythonFloat(f.Value)); break;
             case double d: sb.Append(d == Math.Floor(d) && Math.Abs(d) < 1e15 ? ((long)d).ToString(CultureInfo.InvariantCulture) : PythonFloat(d)); break;
@@ -248,7 +248,7 @@ public static class AdapterConfigJson
                 var keys = dict.Keys.Order(StringComparer.Ordinal).ToList();
                 for (int i = 0; i < keys.Count; i++)
                 {
-                    sb.Append(indent).Append("  ").Append(JsonSerializer.Serialize(keys[i])).Append(": ");
+                    sb.Append(indent).Append("  ").Append(PythonString(keys[i])).Append(": ");
                     WriteValue(sb, dict[keys[i]], indent + "  ");
                     sb.Append(i + 1 < keys.Count ? ",\n" : "\n");
                 }
@@ -256,6 +256,31 @@ public static class AdapterConfigJson
                 break;
             default: throw new ArgumentException($"adapter_config.json: cannot write a {value.GetType().Name}");
         }
+    }
+
+    /// <summary>A string as Python's json.dumps writes it (ensure_ascii): quotes, backslashes and control characters
+    /// escaped, every non-ASCII character as \uXXXX, everything else (e.g. '+') as it is.</summary>
+    private static string PythonString(string s)
+    {
+        var sb = new StringBuilder("\"");
+        foreach (char ch in s)
+        {
+            switch (ch)
+            {
+                case '"': sb.Append("\\\""); break;
+                case '\\': sb.Append("\\\\"); break;
+                case '\n': sb.Append("\\n"); break;
+                case '\r': sb.Append("\\r"); break;
+                case '\t': sb.Append("\\t"); break;
+                case '\b': sb.Append("\\b"); break;
+                case '\f': sb.Append("\\f"); break;
+                default:
+                    if (ch < 0x20 || ch > 0x7e) sb.Append("\\u").Append(((int)ch).ToString("x4", CultureInfo.InvariantCulture));
+                    else sb.Append(ch);
+                    break;
+            }
+        }
+        return sb.Append('"').ToString();
     }
 
     private static string PythonFloat(double d)
