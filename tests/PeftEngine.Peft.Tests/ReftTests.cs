@@ -255,15 +255,19 @@ public class ReftTests
         for (int i = 0; i < after.Count; i++) Assert.Equal(before[i], after[i]);
     }
 
-    [Fact]
-    public void GradientCheckpointingGivesTheSameGradients()
+    [Theory]
+    [InlineData("llama")]
+    [InlineData("gpt2")]
+    public void GradientCheckpointingGivesTheSameGradients(string arch)
     {
         double[][] Grads(bool checkpoint)
         {
-            using var peft = Llama(new LoreftConfig { Layers = [0, 1], Positions = "f1+l2", LowRankDimension = 3 });
-            ((LlamaModel)peft.Model).GradientCheckpointing = checkpoint;
+            Module model = arch == "llama" ? TestLlama.Create(new Generator(42)) : TestGpt2.Create(new Generator(42));
+            if (model is LlamaModel llama) llama.GradientCheckpointing = checkpoint;
+            if (model is Gpt2Model gpt2) gpt2.GradientCheckpointing = checkpoint;
+            using var peft = PeftModel.Create(model, new LoreftConfig { Layers = [0, 1], Positions = "f1+l2", LowRankDimension = 3 }, "default", new Generator(1));
             peft.Train();
-            using var ids = TestLlama.Input();
+            using var ids = arch == "llama" ? TestLlama.Input() : TestGpt2.Input();
             using var loss = ((ICausalLanguageModel)peft).Loss(ids, ids);
             loss.Backward();
             return peft.Parameters().Where(p => p.RequiresGrad).Select(p => p.Data.Grad!.ToDoubleArray()).ToArray();

@@ -38,6 +38,7 @@ public static class MethodCatalog
     {
         ["PiSSA"] = "pissa and pissa_niter_N initialisation of Linear layers work; converting a trained PiSSA adapter back to a plain LoRA of the original weight is not implemented yet",
         ["LoftQ"] = "4-bit NF4 LoftQ on full-precision Linear bases (peft train --init loftq --load-in-4bit); replace_lora_weights_loftq on an already quantized base is not implemented",
+        ["ReFT (LoReFT)"] = "LoReFT and DiReFT on LLaMA-family and GPT-2 models from the library (PeftModel with LoreftConfig/DireftConfig, save/load, generation); not yet selectable in peft train",
         ["QLoRA"] = "LoRA/DoRA on NF4/FP4 bases with double quantization (peft train --load-in-4bit); paged optimizers are not implemented",
     };
 
@@ -89,7 +90,7 @@ public static class MethodCatalog
         new("PiSSA", "PiSSA: Principal Singular Values and Singular Vectors Adaptation of Large Language Models", "NeurIPS 2024", 10, MethodStatus.Partial, OtherTechnique: false),
         new("CorDA", "CorDA: Context-Oriented Decomposition Adaptation of Large Language Models", "NeurIPS 2024", 10, MethodStatus.Planned, OtherTechnique: false),
         new("LoRA-GA", "LoRA-GA: Low-Rank Adaptation with Gradient Approximation", "NeurIPS 2024", 10, MethodStatus.Planned, OtherTechnique: false),
-        new("ReFT (LoReFT)", "ReFT: Representation Finetuning for Language Models", "NeurIPS 2024", 6, MethodStatus.Planned, OtherTechnique: false),
+        new("ReFT (LoReFT)", "ReFT: Representation Finetuning for Language Models", "NeurIPS 2024", 6, MethodStatus.Partial, OtherTechnique: false),
         new("EVA", "One Initialization to Rule them All: Fine-tuning via Explained Variance Adaptation", "NeurIPS 2024 Workshop", 10, MethodStatus.Planned, OtherTechnique: false),
         new("SVFT", "SVFT: Parameter-Efficient Fine-Tuning with Singular Vectors", "NeurIPS 2024 Workshop", 1, MethodStatus.Planned, OtherTechnique: false),
         new("ALoRA", "ALoRA: Allocating Low-Rank Adaptation for Fine-tuning Large Language Models", "NAACL 2024", 9, MethodStatus.Planned, OtherTechnique: false),
