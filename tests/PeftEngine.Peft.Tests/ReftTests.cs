@@ -249,7 +249,8 @@ public class ReftTests
         var after = new List<double[]>();
         host.LayerOutputHooks.Insert(0, (l, h, past) => { if (past > 0) before.Add(h.ToDoubleArray()); return null; });
         host.LayerOutputHooks.Add((l, h, past) => { if (past > 0) after.Add(h.ToDoubleArray()); return null; });
-        using var next = Tensor.FromArray(new long[] { 1, 2, 3 }, 3, 1);
+        // two new tokens at once (a one-token input would be too short for any position anyway)
+        using var next = Tensor.FromArray(new long[] { 1, 2, 3, 4, 5, 6 }, 3, 2);
         using var step = lm.Forward(next, null, cache);
         Assert.Equal(2, after.Count);
         for (int i = 0; i < after.Count; i++) Assert.Equal(before[i], after[i]);
