@@ -330,4 +330,39 @@ public class ReftTests
         }
         finally { Directory.Delete(dir, true); }
     }
+
+    [Fact]
+    public void BertEncoderLayersTakeInterventionsToo()
+    {
+        var config = (PeftEngine.IO.BertConfig)PeftEngine.IO.HfConfig.Parse("""
+            {"model_type": "bert", "vocab_size": 30, "hidden_size": 8, "num_hidden_layers": 2, "num_attention_heads": 2,
+             "intermediate_size": 12, "max_position_embeddings": 16}
+            """);
+        using var reference = new BertForSequenceClassification(config, numLabels: 2, generator: new Generator(42));
+        using var ids = Tensor.FromArray(new long[] { 1, 5, 7, 9, 2, 3, 4, 6, 8, 10 }, 2, 5);
+        var baseOut = Run(reference, ids);
+        var dir = TempDir();
+        try
+        {
+            double[] adapted;
+            using (var peft = PeftModel.Create(new BertForSequenceClassification(config, numLabels: 2, generator: new Generator(42)),
+                       new LoreftConfig { Layers = [1], Positions = "f1+l1", LowRankDimension = 2 }, "default", new Generator(7)))
+            {
+                var encoder = peft.Model.GetSubmodule<BertEncoder>("bert.encoder");
+                double[]? seen = null;
+                encoder.LayerOutputHooks.Add((l, h, past) => { if (l == 1) seen = h.ToDoubleArray(); return null; });
+                adapted = Run(peft, ids);
+                var with = seen!;
+                using (peft.DisableAdapter()) TestData.AssertClose(baseOut, Run(peft, ids), 0, 0, "disabled");
+                AssertChangedExactly(with, seen!, 5, 8, [(0, 0), (0, 4), (1, 0), (1, 4)]);
+                AssertDiffers(baseOut, adapted, 1e-6, "adapted");
+                peft.SavePretrained(dir);
+            }
+            using var f = PeftEngine.IO.Safetensors.SafetensorsFile.Open(Path.Combine(dir, "adapter_model.safetensors"));
+            Assert.Contains("base_model.model.bert.encoder.layer.1.reft.first.rotate_layer.weight", f.Keys);
+            using var loaded = PeftModel.FromPretrained(new BertForSequenceClassification(config, numLabels: 2, generator: new Generator(42)), dir);
+            TestData.AssertClose(adapted, Run(loaded, ids), 0, 0, "reloaded");
+        }
+        finally { Directory.Delete(dir, true); }
+    }
 }

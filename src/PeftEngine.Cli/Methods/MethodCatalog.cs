@@ -38,7 +38,7 @@ public static class MethodCatalog
     {
         ["PiSSA"] = "pissa and pissa_niter_N initialisation of Linear layers work; converting a trained PiSSA adapter back to a plain LoRA of the original weight is not implemented yet",
         ["LoftQ"] = "4-bit NF4 LoftQ on full-precision Linear bases (peft train --init loftq --load-in-4bit); replace_lora_weights_loftq on an already quantized base is not implemented",
-        ["ReFT (LoReFT)"] = "LoReFT and DiReFT on LLaMA-family and GPT-2 models from the library (PeftModel with LoreftConfig/DireftConfig, save/load, generation); not yet selectable in peft train",
+        ["ReFT (LoReFT)"] = "LoReFT and DiReFT on LLaMA-family, GPT-2 (and unpadded BERT) models from the library (PeftModel with LoreftConfig/DireftConfig, save/load, generation); not yet selectable in peft train",
         ["QLoRA"] = "LoRA/DoRA on NF4/FP4 bases with double quantization (peft train --load-in-4bit); paged optimizers are not implemented",
     };
 

@@ -41,7 +41,7 @@ public sealed class ReftTuner(string peftType) : Tuner
                 if (child is ModuleList list)
                     return (host, path.Length == 0 ? name : path + "." + name, list);
         }
-        throw new NotSupportedException($"ReFT: {model.GetType().Name} has no body with layer-output hooks (supported: LLaMA-family and GPT-2 models)");
+        throw new NotSupportedException($"ReFT: {model.GetType().Name} has no body with layer-output hooks (supported: LLaMA-family, GPT-2 and BERT models)");
     }
 
     /// <inheritdoc/>
@@ -98,8 +98,8 @@ public sealed class ReftTuner(string peftType) : Tuner
     {
         if (model is LlamaModel llama) return llama.Config.HiddenSize;
         if (model is Gpt2Model gpt2) return gpt2.Config.HiddenSize;
-        // any other body: the width of its first norm's weight
-        var norm = decoder.NamedParameters().FirstOrDefault(np => np.Name.EndsWith("norm.weight", StringComparison.Ordinal) || np.Name.StartsWith("ln_", StringComparison.Ordinal));
+        // any other body (BERT): the width of its first norm's weight
+        var norm = decoder.NamedParameters().FirstOrDefault(np => np.Name.EndsWith("norm.weight", StringComparison.OrdinalIgnoreCase) || np.Name.StartsWith("ln_", StringComparison.Ordinal));
         return norm.Parameter?.Data.Shape[0] ?? throw new NotSupportedException($"ReFT: cannot find the hidden size of {model.GetType().Name}");
     }
 
