@@ -16,6 +16,9 @@ public static class PeftMethods
         ["LORA"] = () => new LoraTuner(),
         ["LOREFT"] = () => new Reft.ReftTuner("LOREFT"),
         ["DIREFT"] = () => new Reft.ReftTuner("DIREFT"),
+        ["IA3"] = () => new Ia3.Ia3Tuner(),
+        ["LN_TUNING"] = () => new Subset.LnTuningTuner(),
+        ["BITFIT"] = () => new Subset.BitFitTuner(),
     };
 
     /// <summary>Registers (or replaces) the tuner factory of <paramref name="peftType"/>.</summary>

@@ -82,7 +82,7 @@ public class CombinationTests
     {
         using var peft = TwoAdapters(r2: 3);
         Assert.Contains("same r value", Assert.Throws<ArgumentException>(() => peft.AddWeightedAdapter(["a", "b"], [1, 1], "x", "linear")).Message);
-        Assert.Contains("svd", Assert.Throws<NotSupportedException>(() => peft.AddWeightedAdapter(["a", "b"], [1, 1], "x", "svd")).Message);
+        Assert.Contains("combination_type", Assert.Throws<ArgumentException>(() => peft.AddWeightedAdapter(["a", "b"], [1, 1], "x", "ties")).Message);
         Assert.Contains("does not exist", Assert.Throws<ArgumentException>(() => peft.AddWeightedAdapter(["a", "zz"], [1, 1], "x")).Message);
         Assert.Equal(2, peft.PeftConfigs.Count);
     }

@@ -44,7 +44,7 @@ public class ConformanceTests
         using (peft) using (x)
         {
             foreach (var (n, p) in peft.NamedParameters())
-                Assert.True(p.RequiresGrad == IsAdapterParameter(n), $"{n}: requires_grad = {p.RequiresGrad}");
+                Assert.True(p.RequiresGrad == PeftCases.IsAdapterParameter(n), $"{n}: requires_grad = {p.RequiresGrad}");
             Assert.All(peft.Parameters().Where(p => p.RequiresGrad), p => Assert.Equal(DType.F32, p.DType));
             var before = Snapshot(peft);
             var outBefore = Run(peft, x);
@@ -164,7 +164,7 @@ public class ConformanceTests
                 Assert.All(peft.NamedParameters(), np => Assert.True(baseBefore[np.Name].SequenceEqual(np.Parameter.Data.To(DType.F32).ToFloatArray())));
                 return;
             }
-            var lora = peft.NamedParameters().Last(np => np.Name.Contains(".lora_")).Parameter;
+            var lora = peft.NamedParameters().Last(np => PeftCases.IsMethodParameter(np.Name)).Parameter;
             float saved;
             using (GradMode.Disable())
             {
@@ -174,7 +174,7 @@ public class ConformanceTests
             }
             var e = Assert.Throws<ArgumentException>(() => peft.MergeAndUnload(safeMerge: true));
             Assert.Contains("NaNs detected in the merged weights. The adapter default seems to be broken", e.Message);
-            foreach (var (n, p) in peft.NamedParameters().Where(np => !np.Name.Contains(".lora_")))
+            foreach (var (n, p) in peft.NamedParameters().Where(np => !PeftCases.IsMethodParameter(np.Name)))
                 Assert.True(baseBefore[n].SequenceEqual(p.Data.To(DType.F32).ToFloatArray()), $"{n} changed by a rejected safe merge");
             Assert.Contains(peft.Model.NamedModules(), nm => nm.Module is ITunerLayer);
             using (GradMode.Disable())
@@ -306,23 +306,26 @@ public class ConformanceTests
         model.To(DType.BF16);
         using var peft = PeftModel.Create(model, c.Config(true), "default", new Generator(3));
         foreach (var (n, p) in peft.NamedParameters())
-            Assert.Equal(IsAdapterParameter(n) ? DType.F32 : DType.BF16, p.DType);
+            Assert.Equal(PeftCases.IsAdapterParameter(n) ? DType.F32 : DType.BF16, p.DType);
         if (!c.Mergeable)
         {
             Assert.Throws<NotSupportedException>(() => peft.MergeAdapter());
             return;
         }
         // merging into a bf16 weight computes in f32 and rounds once; unmerging rounds again, so each element comes
-        // back to within one bf16 rounding of |W + ΔW| plus one of |W| (2^-8 relative each)
-        var w = peft.Model.NamedParameters().First(np => np.Name.Contains("base_layer.weight")).Parameter;
-        var before = w.Data.ToFloatArray();
+        // back to within one bf16 rounding of the merged value carried back through the unmerge (|W + ΔW| for an
+        // additive update, |W'|/|l| = |W| for IA3's scaling) plus one of |W| (2^-8 relative each)
+        // every wrapped base parameter (the weight for LoRA / IA3, the bias for BitFit, γ and β for LN tuning)
+        var wrapped = peft.Model.NamedParameters().Where(np => np.Name.Contains("base_layer.")).ToList();
+        var before = wrapped.Select(np => np.Parameter.Data.ToFloatArray()).ToList();
         peft.MergeAdapter();
-        var merged = w.Data.ToFloatArray();
+        var merged = wrapped.Select(np => np.Parameter.Data.ToFloatArray()).ToList();
         peft.UnmergeAdapter();
-        var after = w.Data.ToFloatArray();
-        Assert.False(before.SequenceEqual(merged));
-        for (int i = 0; i < before.Length; i++)
-            Assert.True(Math.Abs(before[i] - after[i]) <= Math.Pow(2, -8) * (Math.Abs(merged[i]) + Math.Abs(before[i])) + 1e-30,
-                $"bf16 weight[{i}] {before[i]} -> {merged[i]} -> {after[i]}");
+        var after = wrapped.Select(np => np.Parameter.Data.ToFloatArray()).ToList();
+        Assert.Contains(Enumerable.Range(0, wrapped.Count), k => !before[k].SequenceEqual(merged[k]));
+        for (int k = 0; k < wrapped.Count; k++)
+            for (int i = 0; i < before[k].Length; i++)
+                Assert.True(Math.Abs(before[k][i] - after[k][i]) <= Math.Pow(2, -8) * (Math.Abs(merged[k][i]) + 2 * Math.Abs(before[k][i])) + 1e-30,
+                    $"bf16 {wrapped[k].Name}[{i}] {before[k][i]} -> {merged[k][i]} -> {after[k][i]}");
     }
 }

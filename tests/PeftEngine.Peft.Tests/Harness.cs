@@ -20,10 +20,6 @@ internal static class Harness
         finally { model.Train(training); }
     }
 
-    /// <summary>True for a parameter that belongs to an adapter (LoRA factors, modules_to_save copies, ReFT interventions).</summary>
-    public static bool IsAdapterParameter(string name) =>
-        name.Contains(".lora_") || name.Contains(".modules_to_save.") || name.Contains(".reft.");
-
     public static double MaxAbsDiff(double[] a, double[] b) => a.Zip(b, (x, y) => Math.Abs(x - y)).Max();
 
     public static void AssertDiffers(double[] a, double[] b, double atol, string what) =>

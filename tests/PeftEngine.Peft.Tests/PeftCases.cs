@@ -1,7 +1,9 @@
 using PeftEngine.Nn;
 using PeftEngine.Peft;
+using PeftEngine.Peft.Ia3;
 using PeftEngine.Peft.Lora;
 using PeftEngine.Peft.Reft;
+using PeftEngine.Peft.Subset;
 using PeftEngine.Peft.Tuners;
 
 namespace PeftEngine.Tests;
@@ -29,6 +31,15 @@ public sealed record PeftCase(
 public static class PeftCases
 {
     private static LoraInit Init(bool nonIdentity) => nonIdentity ? LoraInit.Random : LoraInit.Default;
+
+    /// <summary>Name segments of the per-adapter tensors each method adds (modules_to_save copies excluded).</summary>
+    public static readonly string[] MethodParameterMarkers = [".lora_", ".ia3_l.", ".ln_tuning_layers.", ".bitfit.", ".reft."];
+
+    /// <summary>True for a parameter a method adds per adapter (not a modules_to_save copy).</summary>
+    public static bool IsMethodParameter(string name) => MethodParameterMarkers.Any(name.Contains);
+
+    /// <summary>True for every per-adapter parameter: the method's own and the modules_to_save copies.</summary>
+    public static bool IsAdapterParameter(string name) => IsMethodParameter(name) || name.Contains(".modules_to_save.");
 
     public static IReadOnlyList<PeftCase> All { get; } =
     [
@@ -79,6 +90,26 @@ public static class PeftCases
             n => new LoreftConfig { Positions = "f2+l1", LowRankDimension = 3 }, IdentityAtInit: false, Mergeable: false),
         new("gpt2-direft-layer1-shared", g => TestGpt2.Create(g), TestGpt2.Input,
             n => new DireftConfig { Layers = [1], Positions = "f1+l1", ShareWeights = true, LowRankDimension = 2 }, IdentityAtInit: false, Mergeable: false),
+        new("mlp-ia3-lin0-ff-lin1", g => new TestMlp(g), TestMlp.Input,
+            n => new Ia3Config { TargetModules = TargetModules.Of("lin0", "lin1"), FeedforwardModules = TargetModules.Of("lin1"), InitIa3Weights = !n }),
+        new("mlp-ia3-regex-modules-to-save", g => new TestMlp(g), TestMlp.Input,
+            n => new Ia3Config { TargetModules = "lin0", FeedforwardModules = "lin0", ModulesToSave = ["lin1"], InitIa3Weights = !n }),
+        new("gpt2-ia3-default-targets", g => TestGpt2.Create(g), TestGpt2.Input,
+            n => new Ia3Config { InitIa3Weights = !n }),
+        new("llama-ia3-default-targets", g => TestLlama.Create(g), TestLlama.Input,
+            n => new Ia3Config { InitIa3Weights = !n }),
+        new("gpt2-ln-tuning-default-targets", g => TestGpt2.Create(g), TestGpt2.Input,
+            n => new LnTuningConfig { InitWeights = !n }),
+        new("llama-ln-tuning-default-targets", g => TestLlama.Create(g), TestLlama.Input,
+            n => new LnTuningConfig { InitWeights = !n }),
+        new("mlp-ln-tuning-lin0", g => new TestMlp(g), TestMlp.Input,
+            n => new LnTuningConfig { TargetModules = TargetModules.Of("lin0"), InitWeights = !n }),
+        new("mlp-bitfit-all-biases", g => new TestMlp(g), TestMlp.Input,
+            n => new BitFitConfig { InitWeights = !n }),
+        new("gpt2-bitfit-all-biases", g => TestGpt2.Create(g), TestGpt2.Input,
+            n => new BitFitConfig { InitWeights = !n }),
+        new("gpt2-bitfit-attn-fc-subset", g => TestGpt2.Create(g), TestGpt2.Input,
+            n => new BitFitConfig { TargetModules = TargetModules.Of("c_attn", "c_fc"), InitWeights = !n }),
     ];
 
     public static TheoryData<string> Names => new(All.Select(c => c.Name));

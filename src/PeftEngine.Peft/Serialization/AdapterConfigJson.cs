@@ -35,8 +35,11 @@ public static class AdapterConfigJson
         return peftType switch
         {
             "LORA" => ParseLora(obj, source),
+            "IA3" => ScalingSubsetConfigJson.ParseIa3(obj, source),
+            "LN_TUNING" => ScalingSubsetConfigJson.ParseLnTuning(obj, source),
+            "BITFIT" => ScalingSubsetConfigJson.ParseBitFit(obj, source),
             "LOREFT" or "DIREFT" => ParseReft(obj, source, peftType),
-            _ => throw new NotSupportedException($"{source}: unknown peft_type \"{peftType}\"; this engine reads: LORA, LOREFT, DIREFT"),
+            _ => throw new NotSupportedException($"{source}: unknown peft_type \"{peftType}\"; this engine reads: LORA, IA3, LN_TUNING, BITFIT, LOREFT, DIREFT"),
         };
     }
 
@@ -146,18 +149,18 @@ public static class AdapterConfigJson
         if (!isDefault) throw new NotSupportedException($"{source}: {key} = {node!.ToJsonString()} is not supported by this engine");
     }
 
-    private static TargetModules? Targets(JsonNode? node) => node switch
+    internal static TargetModules? Targets(JsonNode? node) => node switch
     {
         null => null,
         JsonArray a => a.Count == 0 ? null : TargetModules.Of([.. a.Select(n => n!.GetValue<string>())]),
         var v => v.GetValue<string>() == TargetModules.AllLinearShorthand ? TargetModules.AllLinear : TargetModules.Regex(v.GetValue<string>()),
     };
 
-    private static string? Str(JsonObject o, string key) => o[key] is JsonValue v ? v.GetValue<string>() : null;
+    internal static string? Str(JsonObject o, string key) => o[key] is JsonValue v ? v.GetValue<string>() : null;
 
-    private static bool Bool(JsonObject o, string key, bool fallback) => o[key] is JsonValue v ? v.GetValue<bool>() : fallback;
+    internal static bool Bool(JsonObject o, string key, bool fallback) => o[key] is JsonValue v ? v.GetValue<bool>() : fallback;
 
-    private static double Num(JsonObject o, string key, double fallback) => o[key] is JsonValue v ? v.GetValue<double>() : fallback;
+    internal static double Num(JsonObject o, string key, double fallback) => o[key] is JsonValue v ? v.GetValue<double>() : fallback;
 
     // ----------------------------------------------------------------------------------------- writing
 
@@ -166,13 +169,14 @@ public static class AdapterConfigJson
     public static string Write(PeftConfig config, Version? peftVersion = null)
     {
         var target = peftVersion ?? PeftVersionKeys.Latest;
-        var fields = config switch
+        var (fields, versions) = config switch
         {
-            LoraConfig l => LoraFields(l, target),
+            LoraConfig l => (LoraFields(l, target), PeftVersionKeys.Lora),
             Reft.ReftConfig r => ReftFields(r, target),
-            _ => throw new NotSupportedException($"adapter_config.json: no writer for {config.PeftType}"),
+            _ => ScalingSubsetConfigJson.Fields(config, target)
+                ?? throw new NotSupportedException($"adapter_config.json: no writer for {config.PeftType}"),
         };
-        var keys = fields.Keys.Where(k => config is not LoraConfig || PeftVersionKeys.Lora[k] <= target).Order(StringComparer.Ordinal).ToList();
+        var keys = fields.Keys.Where(k => versions[k] <= target).Order(StringComparer.Ordinal).ToList();
         var sb = new StringBuilder("{\n");
         for (int i = 0; i < keys.Count; i++)
         {
@@ -208,15 +212,20 @@ public static class AdapterConfigJson
         ["use_rslora"] = c.UseRslora, ["velora_config"] = null,
     };
 
-    private static SortedDictionary<string, object?> ReftFields(Reft.ReftConfig c, Version v) => new(StringComparer.Ordinal)
+    /// <summary>ReFT's keys (not in HF PEFT, so every key is written whatever the target version).</summary>
+    private static (SortedDictionary<string, object?> Fields, IReadOnlyDictionary<string, Version> Versions) ReftFields(Reft.ReftConfig c, Version v)
     {
-        ["act_fn"] = c.ActFn, ["base_model_name_or_path"] = c.BaseModelNameOrPath, ["dropout"] = new PyFloat(c.Dropout),
-        ["inference_mode"] = true, ["layers"] = c.Layers?.Cast<object?>().ToList(), ["low_rank_dimension"] = c.LowRankDimension,
-        ["peft_type"] = c.PeftType, ["peft_version"] = $"{v.Major}.{v.Minor}.{Math.Max(v.Build, 0)}", ["positions"] = c.Positions,
-        ["revision"] = c.Revision, ["share_weights"] = c.ShareWeights, ["task_type"] = c.TaskType,
-    };
+        var fields = new SortedDictionary<string, object?>(StringComparer.Ordinal)
+        {
+            ["act_fn"] = c.ActFn, ["base_model_name_or_path"] = c.BaseModelNameOrPath, ["dropout"] = new PyFloat(c.Dropout),
+            ["inference_mode"] = true, ["layers"] = c.Layers?.Cast<object?>().ToList(), ["low_rank_dimension"] = c.LowRankDimension,
+            ["peft_type"] = c.PeftType, ["peft_version"] = $"{v.Major}.{v.Minor}.{Math.Max(v.Build, 0)}", ["positions"] = c.Positions,
+            ["revision"] = c.Revision, ["share_weights"] = c.ShareWeights, ["task_type"] = c.TaskType,
+        };
+        return (fields, fields.Keys.ToDictionary(k => k, _ => new Version(0, 0), StringComparer.Ordinal));
+    }
 
-    private static object? TargetsValue(TargetModules? t) => t is null ? null : t.Names is { } n ? n.Cast<object?>().ToList() : t.Pattern;
+    internal static object? TargetsValue(TargetModules? t) => t is null ? null : t.Names is { } n ? n.Cast<object?>().ToList() : t.Pattern;
 
     /// <summary>A float written as Python writes it (0.0, 0.05), not as an integer.</summary>
     private readonly record struct PyFloat(double Value);

@@ -26,6 +26,8 @@ public static class DefaultTargetModules
     {
         Gpt2Model g => g.Config.ModelType,
         LlamaModel l => l.Config.ModelType,
+        BertModel b => b.Config.ModelType,
+        BertForSequenceClassification s => (s.GetSubmodule("bert") as BertModel)?.Config.ModelType,
         _ => null,
     };
 }

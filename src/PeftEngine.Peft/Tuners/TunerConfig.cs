@@ -9,7 +9,9 @@ namespace PeftEngine.Peft.Tuners;
 /// <c>exclude_modules</c>, <c>layers_to_transform</c>, <c>layers_pattern</c>, <c>modules_to_save</c>).</remarks>
 public abstract record TunerConfig : PeftConfig
 {
-    /// <summary>The modules to adapt (required: HF's per-architecture defaults are not applied).</summary>
+    /// <summary>The modules to adapt. When null, a method may fill in HF's per-architecture defaults (LoRA, IA3 and
+    /// LN tuning do, for the engine's GPT-2, LLaMA-family and BERT models) or, for BitFit, every module with a bias;
+    /// otherwise it is an error.</summary>
     public TargetModules? TargetModules { get; init; }
 
     /// <summary>Modules never to adapt, as names/suffixes or a regex.</summary>
