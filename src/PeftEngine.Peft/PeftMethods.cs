@@ -14,6 +14,8 @@ public static class PeftMethods
     private static readonly Dictionary<string, Func<Tuner>> Tuners = new(StringComparer.Ordinal)
     {
         ["LORA"] = () => new LoraTuner(),
+        ["LOREFT"] = () => new Reft.ReftTuner("LOREFT"),
+        ["DIREFT"] = () => new Reft.ReftTuner("DIREFT"),
         ["IA3"] = () => new Ia3.Ia3Tuner(),
         ["LN_TUNING"] = () => new Subset.LnTuningTuner(),
         ["BITFIT"] = () => new Subset.BitFitTuner(),

@@ -119,7 +119,8 @@ public sealed partial class PeftModel
     private void RemoveEmptyLayers()
     {
         foreach (var (path, layer) in TunerLayers().Reverse())
-            if (layer.AdapterNames.Count == 0)
+            if (layer.AdapterNames.Count == 0 && layer is IAttachedTunerLayer) Model.RemoveSubmodule(path).Dispose();
+            else if (layer.AdapterNames.Count == 0)
             {
                 var original = layer.ReleaseBaseLayer();
                 Model.ReplaceSubmodule(path, original);

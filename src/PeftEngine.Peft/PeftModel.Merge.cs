@@ -62,6 +62,11 @@ public sealed partial class PeftModel
         var model = Model;
         foreach (var (path, layer) in TunerLayers().Reverse())
         {
+            if (layer is IAttachedTunerLayer)
+            {
+                model.RemoveSubmodule(path).Dispose();
+                continue;
+            }
             var replacement = layer is ModulesToSaveWrapper w ? w.Release(keepCopies) : layer.ReleaseBaseLayer();
             model.ReplaceSubmodule(path, replacement);
             ((Module)layer).Dispose();

@@ -122,15 +122,17 @@ public sealed partial class PeftModel : Module, ICausalLanguageModel
     /// are put in front), and prompt tuning returns (B, n + T, V) when its virtual tokens go in (no cache, or an
     /// empty one), as HF does.</remarks>
     Tensor ICausalLanguageModel.Forward(Tensor ids, Tensor? attentionMask, ModelKvCache? cache) =>
-        ActivePrompt is { } prompt ? PromptLogits(prompt, ids, attentionMask, cache) : Lm.Forward(ids, attentionMask, cache);
+        WithPromptTokens(ids, attentionMask, null, cache,
+            () => ActivePrompt is { } prompt ? PromptLogits(prompt, ids, attentionMask, cache) : Lm.Forward(ids, attentionMask, cache));
 
     /// <summary>Language-model forward of a mixed batch (one adapter name per sequence).</summary>
     public Tensor Forward(Tensor ids, IReadOnlyList<string> adapterNames, Tensor? attentionMask, ModelKvCache? cache = null) =>
-        WithSampleAdapters(adapterNames, () => Lm.Forward(ids, attentionMask, cache));
+        WithSampleAdapters(adapterNames, () => WithPromptTokens(ids, attentionMask, null, cache, () => Lm.Forward(ids, attentionMask, cache)));
 
     /// <inheritdoc/>
     public Tensor Loss(Tensor ids, Tensor labels, Tensor? attentionMask = null) =>
-        ActivePrompt is { } prompt ? PromptLoss(prompt, ids, labels, attentionMask) : Lm.Loss(ids, labels, attentionMask);
+        WithPromptTokens(ids, attentionMask, labels, null,
+            () => ActivePrompt is { } prompt ? PromptLoss(prompt, ids, labels, attentionMask) : Lm.Loss(ids, labels, attentionMask));
 
     /// <inheritdoc/>
     /// <remarks>With an active prompt-learning adapter the cache has n more positions, for the prompt.</remarks>

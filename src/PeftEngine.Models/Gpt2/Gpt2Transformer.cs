@@ -9,7 +9,7 @@ namespace PeftEngine.Models;
 /// </summary>
 /// <remarks>HF: transformers.models.gpt2.modeling_gpt2.GPT2Model (children wte, wpe, drop, h, ln_f); it is the
 /// <c>transformer</c> child of GPT2LMHeadModel.</remarks>
-public sealed class Gpt2Transformer : Module
+public sealed class Gpt2Transformer : Module, ILayerOutputHooks
 {
     /// <summary>Creates the body with GPT-2's initialisation (embeddings and weights N(0, 0.02²), each residual
     /// output projection N(0, (0.02 / √(2·n_layer))²)).</summary>
@@ -50,6 +50,9 @@ public sealed class Gpt2Transformer : Module
     /// with a cache or without gradient recording).</summary>
     /// <remarks>HF: model.gradient_checkpointing_enable().</remarks>
     public bool GradientCheckpointing { get; set; }
+
+    /// <inheritdoc/>
+    public IList<LayerOutputHook> LayerOutputHooks { get; } = new List<LayerOutputHook>();
 
     /// <summary>ids (B, T) I64 -> hidden states (B, T, C).</summary>
     public override Tensor Forward(Tensor ids) => Forward(ids, null, null);
@@ -114,7 +117,7 @@ public sealed class Gpt2Transformer : Module
                 : mask is null ? Checkpoint.Run(xs => block.Forward(xs[0], null, null), rng, h)
                 : Checkpoint.Run(xs => block.Forward(xs[0], xs[1], null), rng, h, mask);
             h.Dispose();
-            h = next;
+            h = LayerHooks.Apply(LayerOutputHooks, i, next, offset);   // outside the checkpointed region
             i++;
         }
         using (h) return GetChild("ln_f").Forward(h);

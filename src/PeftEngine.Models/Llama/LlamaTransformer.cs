@@ -10,7 +10,7 @@ namespace PeftEngine.Models;
 /// <remarks>HF: LlamaModel / MistralModel / Qwen2Model (children embed_tokens, layers, norm; the rotary tables,
 /// HF's rotary_emb, hold no parameters and live in <see cref="Rotary"/>). As HF's forward without
 /// position_ids, positions do not skip left padding.</remarks>
-public sealed class LlamaTransformer : Module
+public sealed class LlamaTransformer : Module, ILayerOutputHooks
 {
     /// <summary>Creates the body with HF's initialisation (weights N(0, initializer_range² = 0.02²), norms one).</summary>
     public LlamaTransformer(RopeDecoderConfig config, DType dtype = DType.F32, Generator? generator = null)
@@ -54,6 +54,9 @@ public sealed class LlamaTransformer : Module
     /// with a cache or without gradient recording).</summary>
     /// <remarks>HF: model.gradient_checkpointing_enable().</remarks>
     public bool GradientCheckpointing { get; set; }
+
+    /// <inheritdoc/>
+    public IList<LayerOutputHook> LayerOutputHooks { get; } = new List<LayerOutputHook>();
 
     /// <summary>ids (B, T) I64 -> hidden states (B, T, C).</summary>
     public override Tensor Forward(Tensor ids) => Forward(ids, null, null);
@@ -117,7 +120,7 @@ public sealed class LlamaTransformer : Module
                 var next = checkpoint ? CheckpointedLayer(layer, h, mask, positionIds)
                     : layer.Forward(h, mask, Rotary, layerCache, positionIds, layerPrefix);
                 h.Dispose();
-                h = next;
+                h = LayerHooks.Apply(LayerOutputHooks, i, next, offset);   // outside the checkpointed region
                 i++;
             }
             return GetChild("norm").Forward(h);
