@@ -194,6 +194,28 @@ public abstract class Module : IDisposable
         return old;
     }
 
+    /// <summary>Adds <paramref name="module"/> as a new child at <paramref name="path"/> (its parent must exist and
+    /// the last name must be free), e.g. a PEFT method attaching its own module beside a layer's children.</summary>
+    /// <remarks>PyTorch: parent.add_module(name, module).</remarks>
+    public void AddSubmodule(string path, Module module)
+    {
+        ArgumentNullException.ThrowIfNull(module);
+        if (string.IsNullOrEmpty(path)) throw new ArgumentException("AddSubmodule: the path must name the new child");
+        int dot = path.LastIndexOf('.');
+        var parent = dot < 0 ? this : GetSubmodule(path[..dot]);
+        parent.RegisterModule(path[(dot + 1)..], module);
+    }
+
+    /// <summary>Removes the child at <paramref name="path"/> and returns it (the caller now owns it).</summary>
+    /// <remarks>PyTorch: delattr(parent, name).</remarks>
+    public Module RemoveSubmodule(string path)
+    {
+        if (string.IsNullOrEmpty(path)) throw new ArgumentException("RemoveSubmodule: cannot remove the root module");
+        int dot = path.LastIndexOf('.');
+        var parent = dot < 0 ? this : GetSubmodule(path[..dot]);
+        return parent.RemoveModule(path[(dot + 1)..]);
+    }
+
     /// <summary>Calls <paramref name="action"/> on every module of the tree, children before parents.</summary>
     /// <remarks>PyTorch: module.apply(fn) (also children first).</remarks>
     public Module Apply(Action<Module> action)

@@ -14,11 +14,15 @@ public static class PeftMethods
     private static readonly Dictionary<string, Func<Tuner>> Tuners = new(StringComparer.Ordinal)
     {
         ["LORA"] = () => new LoraTuner(),
+        ["LOREFT"] = () => new Reft.ReftTuner("LOREFT"),
+        ["DIREFT"] = () => new Reft.ReftTuner("DIREFT"),
         ["IA3"] = () => new Ia3.Ia3Tuner(),
         ["LN_TUNING"] = () => new Subset.LnTuningTuner(),
         ["BITFIT"] = () => new Subset.BitFitTuner(),
         [Adapters.BottleneckConfig.Type] = () => new Adapters.BottleneckTuner(),
         [Adapters.AdapterFusionConfig.Type] = () => new Adapters.AdapterFusionTuner(),
+        ["PROMPT_TUNING"] = () => new Prompt.PromptTuningTuner(),
+        ["PREFIX_TUNING"] = () => new Prompt.PrefixTuningTuner(),
     };
 
     /// <summary>Registers (or replaces) the tuner factory of <paramref name="peftType"/>.</summary>

@@ -19,8 +19,11 @@ public sealed partial class PeftModel
             throw new ArgumentException($"PeftModel.AddAdapter: adapter name \"{adapterName}\" must not contain '.' nor be \"{PeftRuntime.BaseName}\"");
         if (_configs.ContainsKey(adapterName))
             throw new ArgumentException($"Adapter with name {adapterName} already exists.");
+        if (HasPromptAdapters && config is not Prompt.PromptLearningConfig)
+            throw new ArgumentException($"Cannot combine adapters with different peft types. Found {_configs.Values.First().PeftType} and {config.PeftType}.");
         if (!_tuners.TryGetValue(config.PeftType, out var tuner))
             tuner = PeftMethods.Create(config.PeftType);
+        if (tuner is Prompt.PromptLearningTuner promptTuner) promptTuner.Bind(PromptEncoders, PromptableLm);
         var adapted = tuner.Prepare(Model, config, _configs.Values.ToList(), _languageModel?.VocabSize);
         tuner.Inject(Model, adapterName, adapted, Runtime, generator);
         _tuners[config.PeftType] = tuner;
@@ -37,6 +40,8 @@ public sealed partial class PeftModel
     {
         foreach (var n in adapterNames)
             if (!_configs.ContainsKey(n)) throw new ArgumentException($"Adapter {n} not found. Known adapters: {string.Join(", ", _configs.Keys)}");
+        if (adapterNames.Distinct().Count() > 1 && adapterNames.Any(n => _configs[n] is Prompt.PromptLearningConfig))
+            throw new NotSupportedException("Prompt-learning adapters are active one at a time: pass a single adapter name");
         _active = adapterNames.Distinct().ToList();
         foreach (var (_, layer) in TunerLayers())
         {
@@ -62,6 +67,9 @@ public sealed partial class PeftModel
         foreach (var a in _active)
             if (!_configs[a].InferenceMode)
                 foreach (var p in _tuners[_configs[a].PeftType].ExtraTrainable(Model, _configs[a])) p.RequiresGrad = true;
+        foreach (var (name, config) in _configs)
+            if (_tuners[config.PeftType] is Prompt.PromptLearningTuner prompt)
+                prompt.SetRequiresGrad(name, _active.Contains(name) && !config.InferenceMode);
     }
 
     /// <summary>A scope in which every adapter is off and the model computes the base output; leaving the scope
@@ -71,10 +79,13 @@ public sealed partial class PeftModel
     {
         var layers = TunerLayers().Select(l => l.Layer).ToList();
         var previous = layers.Select(l => l.Disabled).ToList();
+        bool promptWasDisabled = _promptDisabled;
         foreach (var l in layers) l.Disabled = true;
+        _promptDisabled = true;
         return new Restore(() =>
         {
             for (int i = 0; i < layers.Count; i++) layers[i].Disabled = previous[i];
+            _promptDisabled = promptWasDisabled;
         });
     }
 
@@ -108,7 +119,8 @@ public sealed partial class PeftModel
     private void RemoveEmptyLayers()
     {
         foreach (var (path, layer) in TunerLayers().Reverse())
-            if (layer.AdapterNames.Count == 0)
+            if (layer.AdapterNames.Count == 0 && layer is IAttachedTunerLayer) Model.RemoveSubmodule(path).Dispose();
+            else if (layer.AdapterNames.Count == 0)
             {
                 var original = layer.ReleaseBaseLayer();
                 Model.ReplaceSubmodule(path, original);

@@ -15,6 +15,7 @@ public sealed partial class PeftModel
         var names = adapterNames ?? _active;
         foreach (var n in names)
             if (!_configs.ContainsKey(n)) throw new ArgumentException($"Adapter {n} does not exist");
+        RejectPromptMerge(names, "MergeAdapter");
         var layers = TunerLayers().Select(l => l.Layer).Where(l => l is not ModulesToSaveWrapper).ToList();
         bool anyToMerge = layers.Any(l => names.Any(n => l.AdapterNames.Contains(n) && !l.MergedAdapters.Contains(n)));
         if (!anyToMerge)
@@ -41,6 +42,7 @@ public sealed partial class PeftModel
     public Module MergeAndUnload(bool safeMerge = false, IReadOnlyList<string>? adapterNames = null)
     {
         var names = adapterNames ?? _active;
+        RejectPromptMerge(names, "MergeAndUnload");
         if (TunerLayers().Any(l => l.Layer is not ModulesToSaveWrapper && names.Any(n => l.Layer.AdapterNames.Contains(n) && !l.Layer.MergedAdapters.Contains(n))))
             MergeAdapter(names, safeMerge);
         return UnloadCore(keepCopies: true);
@@ -60,10 +62,16 @@ public sealed partial class PeftModel
         var model = Model;
         foreach (var (path, layer) in TunerLayers().Reverse())
         {
+            if (layer is IAttachedTunerLayer)
+            {
+                model.RemoveSubmodule(path).Dispose();
+                continue;
+            }
             var replacement = layer is ModulesToSaveWrapper w ? w.Release(keepCopies) : layer.ReleaseBaseLayer();
             model.ReplaceSubmodule(path, replacement);
             ((Module)layer).Dispose();
         }
+        if (NamedChildren().Any(c => c.Name == "prompt_encoder")) RemoveModule("prompt_encoder").Dispose();
         Base.Release();
         _configs.Clear();
         _active.Clear();

@@ -82,8 +82,9 @@ public sealed partial class PeftModel : Module, ICausalLanguageModel
     /// <remarks>HF: model.active_adapters.</remarks>
     public IReadOnlyList<string> ActiveAdapters => _active;
 
-    /// <summary>Runs the adapted model on a single input.</summary>
-    public override Tensor Forward(Tensor x) => Model.Forward(x);
+    /// <summary>Runs the adapted model on a single input (a language model's ids with an active prompt-learning
+    /// adapter: see <see cref="ICausalLanguageModel.Forward"/>).</summary>
+    public override Tensor Forward(Tensor x) => ActivePrompt is { } prompt ? PromptLogits(prompt, x, null, null) : Model.Forward(x);
 
     /// <summary>Runs a mixed batch: sample i sees adapter <paramref name="adapterNames"/>[i] (<c>__base__</c> = none).
     /// Inference only (evaluation mode, nothing merged).</summary>
@@ -96,6 +97,7 @@ public sealed partial class PeftModel : Module, ICausalLanguageModel
         var unknown = adapterNames.Where(n => n != PeftRuntime.BaseName && !_configs.ContainsKey(n)).Distinct().ToList();
         if (unknown.Count > 0) throw new ArgumentException($"Trying to infer with non-existing adapter(s): {string.Join(", ", unknown)}");
         if (Model.IsTraining) throw new InvalidOperationException("Cannot pass `adapter_names` when the model is in training mode.");
+        if (HasPromptAdapters) throw new NotSupportedException("Mixed batches (adapter_names) are not supported with prompt-learning adapters.");
         Runtime.SampleAdapters = adapterNames;
         try { return run(); }
         finally { Runtime.SampleAdapters = null; }
@@ -112,20 +114,29 @@ public sealed partial class PeftModel : Module, ICausalLanguageModel
     public int VocabSize => Lm.VocabSize;
 
     /// <inheritdoc/>
-    public int MaxPositions => Lm.MaxPositions;
+    /// <remarks>With an active prompt-learning adapter, n positions fewer: its virtual tokens / prefix take them.</remarks>
+    public int MaxPositions => Lm.MaxPositions - (ActivePrompt?.Config.NumVirtualTokens ?? 0);
 
     /// <inheritdoc/>
-    Tensor ICausalLanguageModel.Forward(Tensor ids, Tensor? attentionMask, ModelKvCache? cache) => Lm.Forward(ids, attentionMask, cache);
+    /// <remarks>With an active prompt-learning adapter the attention mask covers the caller's positions only (n ones
+    /// are put in front), and prompt tuning returns (B, n + T, V) when its virtual tokens go in (no cache, or an
+    /// empty one), as HF does.</remarks>
+    Tensor ICausalLanguageModel.Forward(Tensor ids, Tensor? attentionMask, ModelKvCache? cache) =>
+        WithPromptTokens(ids, attentionMask, null, cache,
+            () => ActivePrompt is { } prompt ? PromptLogits(prompt, ids, attentionMask, cache) : Lm.Forward(ids, attentionMask, cache));
 
     /// <summary>Language-model forward of a mixed batch (one adapter name per sequence).</summary>
     public Tensor Forward(Tensor ids, IReadOnlyList<string> adapterNames, Tensor? attentionMask, ModelKvCache? cache = null) =>
-        WithSampleAdapters(adapterNames, () => Lm.Forward(ids, attentionMask, cache));
+        WithSampleAdapters(adapterNames, () => WithPromptTokens(ids, attentionMask, null, cache, () => Lm.Forward(ids, attentionMask, cache)));
 
     /// <inheritdoc/>
-    public Tensor Loss(Tensor ids, Tensor labels, Tensor? attentionMask = null) => Lm.Loss(ids, labels, attentionMask);
+    public Tensor Loss(Tensor ids, Tensor labels, Tensor? attentionMask = null) =>
+        WithPromptTokens(ids, attentionMask, labels, null,
+            () => ActivePrompt is { } prompt ? PromptLoss(prompt, ids, labels, attentionMask) : Lm.Loss(ids, labels, attentionMask));
 
     /// <inheritdoc/>
-    public ModelKvCache CreateCache(int batch, int maxLength) => Lm.CreateCache(batch, maxLength);
+    /// <remarks>With an active prompt-learning adapter the cache has n more positions, for the prompt.</remarks>
+    public ModelKvCache CreateCache(int batch, int maxLength) => Lm.CreateCache(batch, maxLength + (ActivePrompt?.Config.NumVirtualTokens ?? 0));
 
     /// <summary>The holder of the user model (HF LoraModel / BaseTuner, the <c>base_model</c> of a PeftModel).</summary>
     private sealed class PeftBaseModel : Module

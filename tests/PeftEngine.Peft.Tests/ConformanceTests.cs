@@ -19,6 +19,15 @@ public class ConformanceTests
         return (model, peft, c.Input());
     }
 
+    /// <summary>Merging a prompt-learning adapter throws NotSupportedException and leaves the output as it was.</summary>
+    private static void AssertMergeRejected(PeftModel peft, Tensor x, double[] before)
+    {
+        var e = Assert.Throws<NotSupportedException>(() => peft.MergeAdapter());
+        Assert.Contains("prompt-learning", e.Message);
+        Assert.Throws<NotSupportedException>(() => peft.MergeAndUnload());
+        TestData.AssertClose(before, Run(peft, x), 0, 0, "after a rejected merge");
+    }
+
     [Theory, MemberData(nameof(PeftCases.Names), MemberType = typeof(PeftCases))]
     public void IdentityAtInit(string name)
     {
@@ -44,7 +53,7 @@ public class ConformanceTests
         using (peft) using (x)
         {
             foreach (var (n, p) in peft.NamedParameters())
-                Assert.True(p.RequiresGrad == PeftCases.IsAdapterParameter(n), $"{n}: requires_grad = {p.RequiresGrad}");
+                Assert.True(p.RequiresGrad == c.IsAdapterParameter(n), $"{n}: requires_grad = {p.RequiresGrad}");
             Assert.All(peft.Parameters().Where(p => p.RequiresGrad), p => Assert.Equal(DType.F32, p.DType));
             var before = Snapshot(peft);
             var outBefore = Run(peft, x);
@@ -92,6 +101,12 @@ public class ConformanceTests
         var baseWeights = Snapshot(reference);
         var (model, peft, _) = Build(c, nonIdentity: true);
         var unmerged = Run(peft, x);
+        if (c.PromptLearning)
+        {
+            // virtual tokens / a prefix cannot be folded into weights: a clear error, nothing changed
+            using (peft) AssertMergeRejected(peft, x, unmerged);
+            return;
+        }
         if (!c.Mergeable)
         {
             AssertMergeIsRefused(c, peft, x, unmerged);
@@ -145,6 +160,11 @@ public class ConformanceTests
         var (_, peft, x) = Build(c, nonIdentity: true);
         using (peft) using (x)
         {
+            if (c.PromptLearning)
+            {
+                AssertMergeRejected(peft, x, Run(peft, x));
+                return;
+            }
             if (!c.Mergeable)
             {
                 AssertMergeIsRefused(c, peft, x, Run(peft, x));
@@ -167,6 +187,12 @@ public class ConformanceTests
         using (peft) using (x)
         {
             var before = Run(peft, x);
+            if (c.PromptLearning)
+            {
+                Assert.Throws<NotSupportedException>(() => peft.MergeAndUnload(safeMerge: true));
+                TestData.AssertClose(before, Run(peft, x), 0, 0, "after a rejected safe merge");
+                return;
+            }
             if (!c.Mergeable)
             {
                 AssertMergeIsRefused(c, peft, x, before);
@@ -216,7 +242,8 @@ public class ConformanceTests
             Assert.True(File.Exists(Path.Combine(dir, "other", "adapter_model.safetensors")));
             Assert.False(File.Exists(Path.Combine(dir, "config.json")));
             using (var f = PeftEngine.IO.Safetensors.SafetensorsFile.Open(Path.Combine(dir, "adapter_model.safetensors")))
-                Assert.All(f.Keys, k =>
+                if (c.PromptLearning) Assert.Equal(["prompt_embeddings"], f.Keys);   // HF: one top-level key, no prefix
+                else Assert.All(f.Keys, k =>
                 {
                     Assert.StartsWith("base_model.model.", k);
                     Assert.DoesNotContain(".default", k);
@@ -315,7 +342,12 @@ public class ConformanceTests
         model.To(DType.BF16);
         using var peft = PeftModel.Create(model, c.Config(true), "default", new Generator(3));
         foreach (var (n, p) in peft.NamedParameters())
-            Assert.Equal(PeftCases.IsAdapterParameter(n) ? DType.F32 : DType.BF16, p.DType);
+            Assert.Equal(c.IsAdapterParameter(n) ? DType.F32 : DType.BF16, p.DType);
+        if (c.PromptLearning)
+        {
+            Assert.Throws<NotSupportedException>(() => peft.MergeAdapter());
+            return;
+        }
         if (!c.Mergeable) return;   // nothing to merge
         // merging into a bf16 weight computes in f32 and rounds once; unmerging rounds again, so each element comes
         // back to within one bf16 rounding of the merged value carried back through the unmerge (|W + ΔW| for an

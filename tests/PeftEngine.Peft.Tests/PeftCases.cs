@@ -3,7 +3,9 @@ using PeftEngine.Peft;
 using PeftEngine.Peft.Ia3;
 using PeftEngine.Peft.Adapters;
 using PeftEngine.Peft.Lora;
+using PeftEngine.Peft.Reft;
 using PeftEngine.Peft.Subset;
+using PeftEngine.Peft.Prompt;
 using PeftEngine.Peft.Tuners;
 
 namespace PeftEngine.Tests;
@@ -13,8 +15,11 @@ namespace PeftEngine.Tests;
 /// <c>nonIdentity</c>: false gives the method's own initialisation (identity where the paper says so), true an
 /// initialisation that changes the output (HF's set_init_weights_false). Adding a method = adding entries here.
 /// <see cref="Mergeable"/> false: merging must raise NotSupportedException naming the method (HF's behaviour for
-/// methods that cannot be folded into the weights). <see cref="MethodParameterMarkers"/> lists the name parts that
+/// methods that cannot be folded into the weights: bottleneck adapters, ReFT). <see cref="MethodParameterMarkers"/> lists the name parts that
 /// mark each method's parameters.
+/// <see cref="PromptLearning"/> marks prompt tuning / prefix tuning, where the suite legitimately differs: their
+/// parameters live under <c>prompt_encoder.</c> (not in the model), the file holds the single key
+/// <c>prompt_embeddings</c>, merging throws NotSupportedException, and mixed batches are not supported (HF has none).
 /// </summary>
 public sealed record PeftCase(
     string Name,
@@ -24,8 +29,14 @@ public sealed record PeftCase(
     bool IdentityAtInit = true,
     bool MixedBatches = true,
     double MergeTolerance = 1e-4,
-    bool Mergeable = true)
+    bool Mergeable = true,
+    bool PromptLearning = false)
 {
+    /// <summary>True for a parameter the adapter trains (the method's tensors / modules_to_save copies, or its prompt encoder).</summary>
+    public bool IsAdapterParameter(string name) => PromptLearning
+        ? name.StartsWith("prompt_encoder.", StringComparison.Ordinal)
+        : PeftCases.IsAdapterParameter(name);
+
     public override string ToString() => Name;
 }
 
@@ -35,7 +46,7 @@ public static class PeftCases
     private static LoraInit Init(bool nonIdentity) => nonIdentity ? LoraInit.Random : LoraInit.Default;
 
     /// <summary>Name segments of the per-adapter tensors each method adds (modules_to_save copies excluded).</summary>
-    public static readonly string[] MethodParameterMarkers = [".lora_", ".ia3_l.", ".ln_tuning_layers.", ".bitfit.", ".adapter_down.", ".adapter_up.", ".adapter_fusion."];
+    public static readonly string[] MethodParameterMarkers = [".lora_", ".ia3_l.", ".ln_tuning_layers.", ".bitfit.", ".adapter_down.", ".adapter_up.", ".adapter_fusion.", ".reft."];
 
     /// <summary>True for a parameter a method adds per adapter (not a modules_to_save copy).</summary>
     public static bool IsMethodParameter(string name) => MethodParameterMarkers.Any(name.Contains);
@@ -84,6 +95,16 @@ public static class PeftCases
         new("llama-dora-mlp-layer0", g => TestLlama.Create(g), TestLlama.Input,
             n => new LoraConfig { TargetModules = TargetModules.Of("gate_proj", "up_proj", "down_proj"), LayersToTransform = [0], UseDora = true, R = 2, InitLoraWeights = Init(n) },
             MixedBatches: false),
+        // ReFT: not identity at init (W, b start as nn.Linear), not mergeable; the flag n changes nothing
+        new("llama-loreft-f1+l1", g => TestLlama.Create(g), TestLlama.Input,
+            n => new LoreftConfig { Layers = [0, 1], Positions = "f1+l1", LowRankDimension = 4 }, IdentityAtInit: false, Mergeable: false),
+        new("llama-loreft-shared-l2-dropout-relu", g => TestLlama.Create(g), TestLlama.Input,
+            n => new LoreftConfig { Layers = [1], Positions = "l2", ShareWeights = true, Dropout = 0.1, ActFn = "relu", LowRankDimension = 2 },
+            IdentityAtInit: false, Mergeable: false),
+        new("gpt2-loreft-all-layers-f2+l1", g => TestGpt2.Create(g), TestGpt2.Input,
+            n => new LoreftConfig { Positions = "f2+l1", LowRankDimension = 3 }, IdentityAtInit: false, Mergeable: false),
+        new("gpt2-direft-layer1-shared", g => TestGpt2.Create(g), TestGpt2.Input,
+            n => new DireftConfig { Layers = [1], Positions = "f1+l1", ShareWeights = true, LowRankDimension = 2 }, IdentityAtInit: false, Mergeable: false),
         new("mlp-ia3-lin0-ff-lin1", g => new TestMlp(g), TestMlp.Input,
             n => new Ia3Config { TargetModules = TargetModules.Of("lin0", "lin1"), FeedforwardModules = TargetModules.Of("lin1"), InitIa3Weights = !n }),
         new("mlp-ia3-regex-modules-to-save", g => new TestMlp(g), TestMlp.Input,
@@ -126,6 +147,23 @@ public static class PeftCases
         new("bert-houlsby-output-dropout", g => TestBert.Create(g), TestBert.Input,
             n => BottleneckConfig.Houlsby(bottleneckSize: 4) with { TargetModules = TargetModules.Of("output.dropout"), InitWeights = BnInit(n, BottleneckInit.Houlsby) },
             IdentityAtInit: false, Mergeable: false),
+        // prompt learning: the virtual tokens / prefix change the output from the start (no identity at init)
+        new("gpt2-prompt-tuning", g => TestGpt2.Create(g), TestGpt2.Input,
+            n => new PromptTuningConfig { NumVirtualTokens = 3, PromptTuningInit = n ? PromptTuningInit.Random : PromptTuningInit.SampleVocab },
+            IdentityAtInit: false, MixedBatches: false, PromptLearning: true),
+        new("gpt2-prefix-tuning", g => TestGpt2.Create(g), TestGpt2.Input,
+            n => new PrefixTuningConfig { NumVirtualTokens = 3 }, IdentityAtInit: false, MixedBatches: false, PromptLearning: true),
+        new("gpt2-prefix-tuning-projection", g => TestGpt2.Create(g), TestGpt2.Input,
+            n => new PrefixTuningConfig { NumVirtualTokens = 2, PrefixProjection = true, EncoderHiddenSize = 8 },
+            IdentityAtInit: false, MixedBatches: false, PromptLearning: true),
+        new("llama-prompt-tuning", g => TestLlama.Create(g), TestLlama.Input,
+            n => new PromptTuningConfig { NumVirtualTokens = 4, PromptTuningInit = n ? PromptTuningInit.Random : PromptTuningInit.SampleVocab },
+            IdentityAtInit: false, MixedBatches: false, PromptLearning: true),
+        new("llama-prefix-tuning-gqa", g => TestLlama.Create(g), TestLlama.Input,
+            n => new PrefixTuningConfig { NumVirtualTokens = 3 }, IdentityAtInit: false, MixedBatches: false, PromptLearning: true),
+        new("llama-prefix-tuning-projection", g => TestLlama.Create(g), TestLlama.Input,
+            n => new PrefixTuningConfig { NumVirtualTokens = 3, PrefixProjection = true, EncoderHiddenSize = 12 },
+            IdentityAtInit: false, MixedBatches: false, PromptLearning: true),
     ];
 
     public static TheoryData<string> Names => new(All.Select(c => c.Name));

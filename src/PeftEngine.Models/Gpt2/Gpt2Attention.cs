@@ -46,11 +46,15 @@ public sealed class Gpt2Attention : Module
     /// (B, nh, T, T), 0 = allowed, -inf = masked, e.g. from <see cref="Ops.PaddingMask"/>) is added on top of the
     /// causal mask. With a <paramref name="cache"/>, x holds the T newest positions: their keys and values are
     /// appended and the queries attend over all S = cached + T positions (the mask is then (B, 1, T, S)).</summary>
-    /// <remarks>HF: GPT2Attention with layer_past / use_cache.</remarks>
-    public Tensor Forward(Tensor x, Tensor? additiveMask, KvCache? cache = null)
+    /// <remarks>HF: GPT2Attention with layer_past / use_cache. A <paramref name="prefix"/> of keys and values
+    /// (B, nh, P, hs) is placed before this call's own (HF: a layer_past given with the first step); it cannot be
+    /// combined with a cache (the body writes it into the cache instead).</remarks>
+    public Tensor Forward(Tensor x, Tensor? additiveMask, KvCache? cache = null, (Tensor Keys, Tensor Values)? prefix = null)
     {
         if (x.Rank != 3 || x.Shape[2] != NumHeads * HeadDim)
             throw new ArgumentException($"Gpt2Attention: input must be (B, T, {NumHeads * HeadDim}), got {x.Shape}");
+        if (prefix is not null && cache is not null)
+            throw new ArgumentException("Gpt2Attention: a prefix goes into the cache before the first step, not next to it");
         int b = x.Shape[0], t = x.Shape[1], c = x.Shape[2];
         using var qkv = GetChild("c_attn").Forward(x);          // (B, T, C) -> (B, T, 3C)
         var parts = Ops.Split(qkv, c, dim: 2);                  // 3 x (B, T, C)
@@ -59,7 +63,9 @@ public sealed class Gpt2Attention : Module
             using var q = SplitHeads(parts[0], b, t);
             using var k = SplitHeads(parts[1], b, t);
             using var v = SplitHeads(parts[2], b, t);
-            var (allK, allV) = cache is null ? ((Tensor?)null, (Tensor?)null) : cache.Append(k, v);   // (B, nh, S, hs)
+            var (allK, allV) = cache is not null ? cache.Append(k, v)                // (B, nh, S, hs)
+                : prefix is { } p ? (Ops.Cat([p.Keys, k], 2), Ops.Cat([p.Values, v], 2))   // (B, nh, P + T, hs)
+                : ((Tensor?)null, (Tensor?)null);
             using var ownK = allK;
             using var ownV = allV;
             using var y = Attend(q, allK ?? k, allV ?? v, additiveMask);   // (B, nh, T, hs)

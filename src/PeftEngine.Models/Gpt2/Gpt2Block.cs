@@ -20,12 +20,14 @@ public sealed class Gpt2Block : Module
     /// <summary>(B, T, C) -> (B, T, C).</summary>
     public override Tensor Forward(Tensor x) => Forward(x, null, null);
 
-    /// <summary>(B, T, C) -> (B, T, C), with an optional additive attention mask and key/value cache (see
+    /// <summary>(B, T, C) -> (B, T, C), with an optional additive attention mask, key/value cache or prefix (see
     /// <see cref="Gpt2Attention"/>).</summary>
-    public Tensor Forward(Tensor x, Tensor? additiveMask, KvCache? cache = null)
+    public Tensor Forward(Tensor x, Tensor? additiveMask, KvCache? cache = null, (Tensor Keys, Tensor Values)? prefix = null)
     {
         using var n1 = GetChild("ln_1").Forward(x);
-        using var a = GetChild("attn") is Gpt2Attention attn ? attn.Forward(n1, additiveMask, cache) : GetChild("attn").Forward(n1);
+        using var a = GetChild("attn") is Gpt2Attention attn ? attn.Forward(n1, additiveMask, cache, prefix)
+            : prefix is null ? GetChild("attn").Forward(n1)
+            : throw new NotSupportedException($"Gpt2Block: the attention child is a {GetChild("attn").GetType().Name}, which takes no attention prefix");
         using var h = Ops.Add(x, a);
         using var n2 = GetChild("ln_2").Forward(h);
         using var m = GetChild("mlp").Forward(n2);

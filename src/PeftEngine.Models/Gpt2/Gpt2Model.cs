@@ -10,7 +10,7 @@ namespace PeftEngine.Models;
 /// </summary>
 /// <remarks>HF: transformers.GPT2LMHeadModel. The loss is HF's causal LM loss: position t predicts label t+1,
 /// labels equal to -100 are ignored, the mean is over the rest.</remarks>
-public sealed partial class Gpt2Model : Module, ICausalLanguageModel, IPositionedCausalLanguageModel
+public sealed partial class Gpt2Model : Module, ICausalLanguageModel, IPositionedCausalLanguageModel, IPromptableCausalLanguageModel
 {
     /// <summary>Creates a randomly initialised model (GPT-2's initialisation) in training mode.</summary>
     /// <remarks>PyTorch/HF: GPT2LMHeadModel(config).</remarks>
@@ -67,6 +67,22 @@ public sealed partial class Gpt2Model : Module, ICausalLanguageModel, IPositione
         return GetChild("lm_head").Forward(hidden);                                       // (B, T, C) -> (B, T, V)
     }
 
+    /// <inheritdoc/>
+    /// <remarks>HF: GPT2LMHeadModel(input_ids | inputs_embeds, attention_mask, position_ids, past_key_values).logits.</remarks>
+    public Tensor Forward(DecoderInputs inputs)
+    {
+        using var hidden = Transformer.Forward(inputs);         // (B, T) or (B, T, C) -> (B, T, C)
+        return GetChild("lm_head").Forward(hidden);             // (B, T, C) -> (B, T, V)
+    }
+
+    /// <inheritdoc/>
+    public Tensor EmbedTokens(Tensor ids) => Transformer.EmbedInput(ids);
+
+    /// <inheritdoc/>
+    /// <remarks>HF: the config's n_layer, n_embd and n_head (GPT-2 has no num_key_value_heads).</remarks>
+    public DecoderGeometry Geometry => new(Config.NumHiddenLayers, Config.HiddenSize, Config.NumAttentionHeads,
+        Config.NumAttentionHeads, Config.HiddenSize / Config.NumAttentionHeads, HasKeyValueHeadsField: false);
+
     /// <summary>The causal LM loss of <paramref name="ids"/> (B, T) against <paramref name="labels"/> (B, T) I64:
     /// the logits at positions 0 .. T-2 are scored against labels 1 .. T-1, -100 labels are ignored, and the
     /// result is the mean over the remaining positions (a scalar).</summary>
@@ -83,7 +99,7 @@ public sealed partial class Gpt2Model : Module, ICausalLanguageModel, IPositione
     {
         if (maxLength > MaxPositions)
             throw new ArgumentException($"Gpt2Model.CreateCache: {maxLength} positions exceed n_positions {MaxPositions}");
-        var dtype = Transformer.Wte.Weight.DType;
+        var dtype = Transformer.GetSubmodule("ln_f").Parameters().First().DType;
         int heads = Config.NumAttentionHeads, headDim = Config.HiddenSize / heads;
         return ModelKvCache.Allocate(Config.NumHiddenLayers, batch, heads, maxLength, headDim, dtype);
     }

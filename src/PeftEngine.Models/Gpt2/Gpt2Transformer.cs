@@ -9,7 +9,7 @@ namespace PeftEngine.Models;
 /// </summary>
 /// <remarks>HF: transformers.models.gpt2.modeling_gpt2.GPT2Model (children wte, wpe, drop, h, ln_f); it is the
 /// <c>transformer</c> child of GPT2LMHeadModel.</remarks>
-public sealed class Gpt2Transformer : Module
+public sealed class Gpt2Transformer : Module, ILayerOutputHooks
 {
     /// <summary>Creates the body with GPT-2's initialisation (embeddings and weights N(0, 0.02²), each residual
     /// output projection N(0, (0.02 / √(2·n_layer))²)).</summary>
@@ -51,6 +51,9 @@ public sealed class Gpt2Transformer : Module
     /// <remarks>HF: model.gradient_checkpointing_enable().</remarks>
     public bool GradientCheckpointing { get; set; }
 
+    /// <inheritdoc/>
+    public IList<LayerOutputHook> LayerOutputHooks { get; } = new List<LayerOutputHook>();
+
     /// <summary>ids (B, T) I64 -> hidden states (B, T, C).</summary>
     public override Tensor Forward(Tensor ids) => Forward(ids, null, null);
 
@@ -64,40 +67,57 @@ public sealed class Gpt2Transformer : Module
     /// <param name="attentionMask">(B, S) or null.</param>
     /// <param name="cache">The model's cache or null.</param>
     /// <param name="positionIds">(B, T) I64 positions (HF position_ids), or null for cached .. cached + T - 1.</param>
-    public Tensor Forward(Tensor ids, Tensor? attentionMask, ModelKvCache? cache, Tensor? positionIds = null)
+    public Tensor Forward(Tensor ids, Tensor? attentionMask, ModelKvCache? cache, Tensor? positionIds = null) =>
+        Forward(new DecoderInputs { InputIds = ids, AttentionMask = attentionMask, Cache = cache, PositionIds = positionIds });
+
+    /// <summary>ids (B, T) I64 -> token embeddings (B, T, C) through the <c>wte</c> child, whatever wraps it.</summary>
+    /// <remarks>HF: transformer.wte(input_ids).</remarks>
+    public Tensor EmbedInput(Tensor ids) => GetChild("wte").Forward(ids);
+
+    /// <summary>Hidden states (B, T, C) for ids or input embeddings (the position embedding is added to either),
+    /// with an optional attention prefix of P positions: the tokens sit at positions P + cached .. P + cached + T - 1
+    /// and the mask covers S = P + cached + T columns (see <see cref="DecoderInputs"/>).</summary>
+    /// <remarks>HF: GPT2Model.forward(input_ids | inputs_embeds, attention_mask, past_key_values, position_ids);
+    /// positions start after the past (cache_position).</remarks>
+    public Tensor Forward(DecoderInputs inputs)
     {
-        ArgumentNullException.ThrowIfNull(ids);
-        if (ids.Rank != 2 || ids.DType != DType.I64)
-            throw new ArgumentException($"Gpt2Transformer: ids must be (B, T) i64, got {ids.DType.Name()} {ids.Shape}");
+        ArgumentNullException.ThrowIfNull(inputs);
+        var (b, t) = inputs.Size(nameof(Gpt2Transformer));
+        var (cache, prefix, positionIds) = (inputs.Cache, inputs.Prefix, inputs.PositionIds);
         var blocks = (ModuleList)GetChild("h");
         if (cache is not null && cache.Layers.Count != blocks.Count)
             throw new ArgumentException($"Gpt2Transformer: the cache has {cache.Layers.Count} layers, the model {blocks.Count}");
-        int b = ids.Shape[0], t = ids.Shape[1], offset = cache?.Length ?? 0, s = offset + t;
+        DType dtype = GetChild("ln_f").Parameters().First().DType;
+        prefix?.Check(nameof(Gpt2Transformer), blocks.Count, b, Config.NumAttentionHeads, Config.HiddenSize / Config.NumAttentionHeads, dtype);
+        int offset = (cache?.Length ?? 0) + (prefix?.Length ?? 0), s = offset + t;
         if (t == 0 || s > Config.MaxPositionEmbeddings)
-            throw new ArgumentException($"Gpt2Transformer: {offset} cached + {t} new positions must be in [1, n_positions = {Config.MaxPositionEmbeddings}]");
+            throw new ArgumentException($"Gpt2Transformer: {offset} cached/prefix + {t} new positions must be in [1, n_positions = {Config.MaxPositionEmbeddings}]");
+        if (positionIds is not null && (positionIds.Rank != 2 || positionIds.Shape[0] != b || positionIds.Shape[1] != t || positionIds.DType != DType.I64))
+            throw new ArgumentException($"Gpt2Transformer: position ids must be i64 (B, T) = ({b}, {t}), got {positionIds.DType.Name()} {positionIds.Shape}");
+        if (prefix is not null && cache is not null) prefix.WriteInto(cache);
 
-        var wte = Wte;
-        using var tokens = wte.Forward(ids);                                   // (B, T) -> (B, T, C)
-        if (positionIds is not null && (positionIds.Shape != ids.Shape || positionIds.DType != DType.I64))
-            throw new ArgumentException($"Gpt2Transformer: position ids must be i64 with the ids' shape {ids.Shape}, got {positionIds.DType.Name()} {positionIds.Shape}");
-        using var positions = positionIds is null ? Ops.Arange(offset, s, dtype: DType.I64, device: ids.Device) : positionIds.Alias();   // (T) or (B, T)
+        using var tokens = inputs.InputIds is { } ids ? EmbedInput(ids)        // (B, T) -> (B, T, C)
+            : Ops.View(inputs.InputsEmbeds!, inputs.InputsEmbeds!.Shape.ToArray());   // keeps the graph to the embeddings
+        var device = tokens.Device;
+        using var positions = positionIds is null ? Ops.Arange(offset, s, dtype: DType.I64, device: device) : positionIds.Alias();   // (T) or (B, T)
         using var pos = GetChild("wpe").Forward(positions);                    // (T) -> (T, C) broadcast over B, or (B, T) -> (B, T, C)
         using var summed = Ops.Add(tokens, pos);
-        using var mask = AttentionMasks.Build(attentionMask, b, t, s, null, wte.Weight.DType);   // (B, 1, T, S) or null
+        using var mask = AttentionMasks.Build(inputs.AttentionMask, b, t, s, null, dtype);   // (B, 1, T, S) or null
         Tensor h = GetChild("drop").Forward(summed);
         int i = 0;
-        bool checkpoint = GradientCheckpointing && IsTraining && cache is null && GradMode.IsEnabled;
+        bool checkpoint = GradientCheckpointing && IsTraining && cache is null && prefix is null && GradMode.IsEnabled;
         foreach (var module in blocks)
         {
             // Checkpointed blocks get the mask as an input so that the recompute in backward still holds it;
             // the dropout generator is rewound for the recompute, so dropout draws the same masks again.
             Generator[] rng = [_dropoutGenerator];
-            var next = module is not Gpt2Block block ? module.Forward(h)
-                : !checkpoint ? block.Forward(h, mask, cache?.Layers[i])
+            var next = module is not Gpt2Block block
+                    ? (prefix is null ? module.Forward(h) : throw new NotSupportedException($"Gpt2Transformer: h.{i} is a {module.GetType().Name}, which takes no attention prefix"))
+                : !checkpoint ? block.Forward(h, mask, cache?.Layers[i], cache is null ? prefix?.Layers[i] : null)
                 : mask is null ? Checkpoint.Run(xs => block.Forward(xs[0], null, null), rng, h)
                 : Checkpoint.Run(xs => block.Forward(xs[0], xs[1], null), rng, h, mask);
             h.Dispose();
-            h = next;
+            h = LayerHooks.Apply(LayerOutputHooks, i, next, offset);   // outside the checkpointed region
             i++;
         }
         using (h) return GetChild("ln_f").Forward(h);

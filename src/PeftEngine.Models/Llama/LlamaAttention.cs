@@ -46,17 +46,24 @@ public sealed class LlamaAttention : Module
     /// <param name="rotary">The model's rotary tables.</param>
     /// <param name="cache">This layer's cache, or null: the new keys/values are appended and attention covers
     /// all S = cached + T positions.</param>
-    /// <param name="positionIds">(B, T) I64 rotary positions per row, or null for cached .. cached + T - 1.</param>
-    public Tensor Forward(Tensor x, Tensor? mask, LlamaRotaryEmbedding rotary, KvCache? cache, Tensor? positionIds = null)
+    /// <param name="positionIds">(B, T) I64 rotary positions per row, or null for P + cached .. P + cached + T - 1.</param>
+    /// <param name="prefix">Keys and values (B, Hkv, P, D) placed before this call's own, used as given (no
+    /// rotary), or null. Not together with a cache (the body writes a prefix into the cache instead).</param>
+    public Tensor Forward(Tensor x, Tensor? mask, LlamaRotaryEmbedding rotary, KvCache? cache, Tensor? positionIds = null,
+        (Tensor Keys, Tensor Values)? prefix = null)
     {
         ArgumentNullException.ThrowIfNull(rotary);
         if (x.Rank != 3) throw new ArgumentException($"LlamaAttention: input must be (B, T, C), got {x.Shape}");
+        if (prefix is not null && cache is not null)
+            throw new ArgumentException("LlamaAttention: a prefix goes into the cache before the first step, not next to it");
         int b = x.Shape[0], t = x.Shape[1];
-        int offset = cache?.Length ?? 0;
+        int offset = cache?.Length ?? prefix?.Keys.Shape[2] ?? 0;
         using var q = Heads("q_proj", x, NumHeads, rotary, offset, positionIds);     // (B, H, T, D)
         using var k = Heads("k_proj", x, NumKvHeads, rotary, offset, positionIds);   // (B, Hkv, T, D)
         using var v = Heads("v_proj", x, NumKvHeads, null, 0, null);                 // (B, Hkv, T, D)
-        var (allK, allV) = cache is null ? ((Tensor?)null, (Tensor?)null) : cache.Append(k, v);   // (B, Hkv, S, D)
+        var (allK, allV) = cache is not null ? cache.Append(k, v)                    // (B, Hkv, S, D)
+            : prefix is { } p ? (Ops.Cat([p.Keys, k], 2), Ops.Cat([p.Values, v], 2))   // (B, Hkv, P + T, D)
+            : ((Tensor?)null, (Tensor?)null);
         using (allK)
         using (allV)
         {

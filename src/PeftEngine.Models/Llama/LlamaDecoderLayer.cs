@@ -32,13 +32,15 @@ public sealed class LlamaDecoderLayer : Module
     /// <summary>The attention child.</summary>
     public LlamaAttention SelfAttention => GetSubmodule<LlamaAttention>("self_attn");
 
-    /// <summary>(B, T, C) -> (B, T, C); see <see cref="LlamaAttention.Forward(Tensor, Tensor?, LlamaRotaryEmbedding, KvCache?, Tensor?)"/>.</summary>
-    public Tensor Forward(Tensor x, Tensor? mask, LlamaRotaryEmbedding rotary, KvCache? cache, Tensor? positionIds = null)
+    /// <summary>(B, T, C) -> (B, T, C); see <see cref="LlamaAttention.Forward(Tensor, Tensor?, LlamaRotaryEmbedding, KvCache?, Tensor?, ValueTuple{Tensor, Tensor}?)"/>.</summary>
+    public Tensor Forward(Tensor x, Tensor? mask, LlamaRotaryEmbedding rotary, KvCache? cache, Tensor? positionIds = null,
+        (Tensor Keys, Tensor Values)? prefix = null)
     {
         using var n1 = GetChild("input_layernorm").Forward(x);
         using var a = GetChild("self_attn") is LlamaAttention attn
-            ? attn.Forward(n1, mask, rotary, cache, positionIds)
-            : GetChild("self_attn").Forward(n1);
+            ? attn.Forward(n1, mask, rotary, cache, positionIds, prefix)
+            : prefix is null ? GetChild("self_attn").Forward(n1)
+            : throw new NotSupportedException($"LlamaDecoderLayer: the attention child is a {GetChild("self_attn").GetType().Name}, which takes no attention prefix");
         using var h = Ops.Add(x, a);
         using var n2 = GetChild("post_attention_layernorm").Forward(h);
         using var m = GetChild("mlp").Forward(n2);

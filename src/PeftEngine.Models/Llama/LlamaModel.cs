@@ -10,7 +10,7 @@ namespace PeftEngine.Models;
 /// and state dicts carry over.
 /// </summary>
 /// <remarks>HF: transformers.LlamaForCausalLM / MistralForCausalLM / Qwen2ForCausalLM.</remarks>
-public sealed partial class LlamaModel : Module, ICausalLanguageModel, IPositionedCausalLanguageModel
+public sealed partial class LlamaModel : Module, ICausalLanguageModel, IPositionedCausalLanguageModel, IPromptableCausalLanguageModel
 {
     /// <summary>Creates a randomly initialised model in training mode.</summary>
     /// <param name="config">A llama, mistral or qwen2 config.</param>
@@ -77,6 +77,22 @@ public sealed partial class LlamaModel : Module, ICausalLanguageModel, IPosition
     }
 
     /// <inheritdoc/>
+    /// <remarks>HF: LlamaForCausalLM(input_ids | inputs_embeds, attention_mask, position_ids, past_key_values).logits.</remarks>
+    public Tensor Forward(DecoderInputs inputs)
+    {
+        using var hidden = Transformer.Forward(inputs);         // (B, T) or (B, T, C) -> (B, T, C)
+        return GetChild("lm_head").Forward(hidden);             // (B, T, C) -> (B, T, V)
+    }
+
+    /// <inheritdoc/>
+    public Tensor EmbedTokens(Tensor ids) => Transformer.EmbedInput(ids);
+
+    /// <inheritdoc/>
+    /// <remarks>HF: the config's num_hidden_layers, hidden_size, num_attention_heads, num_key_value_heads, head_dim.</remarks>
+    public DecoderGeometry Geometry => new(Config.NumHiddenLayers, Config.HiddenSize, Config.NumAttentionHeads,
+        Config.NumKeyValueHeads, Config.HeadDim, HasKeyValueHeadsField: true);
+
+    /// <inheritdoc/>
     /// <remarks>HF: LlamaForCausalLM(input_ids, attention_mask, labels=labels).loss.</remarks>
     public Tensor Loss(Tensor ids, Tensor labels, Tensor? attentionMask = null)
     {
@@ -90,7 +106,7 @@ public sealed partial class LlamaModel : Module, ICausalLanguageModel, IPosition
     {
         if (maxLength > MaxPositions)
             throw new ArgumentException($"LlamaModel.CreateCache: {maxLength} positions exceed max_position_embeddings {MaxPositions}");
-        var dtype = Transformer.EmbedTokens.Weight.DType;
+        var dtype = Transformer.GetSubmodule("norm").Parameters().First().DType;
         return ModelKvCache.Allocate(Config.NumHiddenLayers, batch, Config.NumKeyValueHeads, maxLength, Config.HeadDim, dtype);
     }
 

@@ -10,7 +10,7 @@ namespace PeftEngine.Models;
 /// <remarks>HF: LlamaModel / MistralModel / Qwen2Model (children embed_tokens, layers, norm; the rotary tables,
 /// HF's rotary_emb, hold no parameters and live in <see cref="Rotary"/>). As HF's forward without
 /// position_ids, positions do not skip left padding.</remarks>
-public sealed class LlamaTransformer : Module
+public sealed class LlamaTransformer : Module, ILayerOutputHooks
 {
     /// <summary>Creates the body with HF's initialisation (weights N(0, initializer_range² = 0.02²), norms one).</summary>
     public LlamaTransformer(RopeDecoderConfig config, DType dtype = DType.F32, Generator? generator = null)
@@ -55,6 +55,9 @@ public sealed class LlamaTransformer : Module
     /// <remarks>HF: model.gradient_checkpointing_enable().</remarks>
     public bool GradientCheckpointing { get; set; }
 
+    /// <inheritdoc/>
+    public IList<LayerOutputHook> LayerOutputHooks { get; } = new List<LayerOutputHook>();
+
     /// <summary>ids (B, T) I64 -> hidden states (B, T, C).</summary>
     public override Tensor Forward(Tensor ids) => Forward(ids, null, null);
 
@@ -66,24 +69,39 @@ public sealed class LlamaTransformer : Module
     /// <param name="attentionMask">(B, S) or null.</param>
     /// <param name="cache">The model's cache or null.</param>
     /// <param name="positionIds">(B, T) I64 rotary positions (HF position_ids), or null for cached .. cached + T - 1.</param>
-    public Tensor Forward(Tensor ids, Tensor? attentionMask, ModelKvCache? cache, Tensor? positionIds = null)
+    public Tensor Forward(Tensor ids, Tensor? attentionMask, ModelKvCache? cache, Tensor? positionIds = null) =>
+        Forward(new DecoderInputs { InputIds = ids, AttentionMask = attentionMask, Cache = cache, PositionIds = positionIds });
+
+    /// <summary>ids (B, T) I64 -> token embeddings (B, T, C) through the <c>embed_tokens</c> child, whatever wraps it.</summary>
+    /// <remarks>HF: model.embed_tokens(input_ids).</remarks>
+    public Tensor EmbedInput(Tensor ids) => GetChild("embed_tokens").Forward(ids);
+
+    /// <summary>Hidden states (B, T, C) for ids or input embeddings, with an optional attention prefix of P
+    /// positions: the real tokens sit at positions P + cached .. P + cached + T - 1 and the mask covers
+    /// S = P + cached + T columns (see <see cref="DecoderInputs"/>).</summary>
+    /// <remarks>HF: LlamaModel.forward(input_ids | inputs_embeds, attention_mask, past_key_values, position_ids);
+    /// a prefix is HF's past_key_values of length P: its keys are stored already rotated, so none is applied here,
+    /// and cache_position starts at P.</remarks>
+    public Tensor Forward(DecoderInputs inputs)
     {
-        ArgumentNullException.ThrowIfNull(ids);
-        if (ids.Rank != 2 || ids.DType != DType.I64)
-            throw new ArgumentException($"LlamaTransformer: ids must be (B, T) i64, got {ids.DType.Name()} {ids.Shape}");
+        ArgumentNullException.ThrowIfNull(inputs);
+        var (b, t) = inputs.Size(nameof(LlamaTransformer));
+        var (cache, prefix, positionIds, attentionMask) = (inputs.Cache, inputs.Prefix, inputs.PositionIds, inputs.AttentionMask);
         var layers = (ModuleList)GetChild("layers");
         if (cache is not null && cache.Layers.Count != layers.Count)
             throw new ArgumentException($"LlamaTransformer: the cache has {cache.Layers.Count} layers, the model {layers.Count}");
-        int b = ids.Shape[0], t = ids.Shape[1], offset = cache?.Length ?? 0, s = offset + t;
+        DType dtype = GetChild("norm").Parameters().First().DType;
+        prefix?.Check(nameof(LlamaTransformer), layers.Count, b, Config.NumKeyValueHeads, Config.HeadDim, dtype);
+        int p = prefix?.Length ?? 0, offset = (cache?.Length ?? 0) + p, s = offset + t;
         if (t == 0 || s > Config.MaxPositionEmbeddings)
-            throw new ArgumentException($"LlamaTransformer: {offset} cached + {t} new positions must be in [1, max_position_embeddings = {Config.MaxPositionEmbeddings}]");
+            throw new ArgumentException($"LlamaTransformer: {offset} cached/prefix + {t} new positions must be in [1, max_position_embeddings = {Config.MaxPositionEmbeddings}]");
+        if (prefix is not null && cache is not null) prefix.WriteInto(cache);
 
-        var embed = EmbedTokens;
-        DType dtype = embed.Weight.DType;
         using var full = AttentionMasks.Build(attentionMask, b, t, s, null, dtype);   // (B, 1, T, S) or null
         var windowed = new Dictionary<int, Tensor?>();
-        bool checkpoint = GradientCheckpointing && IsTraining && cache is null && GradMode.IsEnabled;
-        Tensor h = GetChild("embed_tokens").Forward(ids);                    // (B, T) -> (B, T, C)
+        bool checkpoint = GradientCheckpointing && IsTraining && cache is null && prefix is null && GradMode.IsEnabled;
+        Tensor h = inputs.InputIds is { } ids ? EmbedInput(ids)                // (B, T) -> (B, T, C)
+            : Ops.View(inputs.InputsEmbeds!, inputs.InputsEmbeds!.Shape.ToArray());   // keeps the graph to the embeddings
         try
         {
             int i = 0;
@@ -98,9 +116,11 @@ public sealed class LlamaTransformer : Module
                         windowed[w] = mask = AttentionMasks.Build(attentionMask, b, t, s, w, dtype);
                 }
                 var layerCache = cache?.Layers[i];
-                var next = checkpoint ? CheckpointedLayer(layer, h, mask, positionIds) : layer.Forward(h, mask, Rotary, layerCache, positionIds);
+                var layerPrefix = cache is null ? prefix?.Layers[i] : null;
+                var next = checkpoint ? CheckpointedLayer(layer, h, mask, positionIds)
+                    : layer.Forward(h, mask, Rotary, layerCache, positionIds, layerPrefix);
                 h.Dispose();
-                h = next;
+                h = LayerHooks.Apply(LayerOutputHooks, i, next, offset);   // outside the checkpointed region
                 i++;
             }
             return GetChild("norm").Forward(h);

@@ -40,7 +40,10 @@ public static partial class AdapterConfigJson
             "BITFIT" => ScalingSubsetConfigJson.ParseBitFit(obj, source),
             Adapters.BottleneckConfig.Type => ParseBottleneck(obj, source),
             Adapters.AdapterFusionConfig.Type => ParseAdapterFusion(obj, source),
-            _ => throw new NotSupportedException($"{source}: unknown peft_type \"{peftType}\"; this engine reads: LORA, IA3, LN_TUNING, BITFIT, BOTTLENECK, ADAPTER_FUSION"),
+            "PROMPT_TUNING" => Prompt.PromptConfigJson.ParsePromptTuning(obj, source),
+            "PREFIX_TUNING" => Prompt.PromptConfigJson.ParsePrefixTuning(obj, source),
+            "LOREFT" or "DIREFT" => ParseReft(obj, source, peftType),
+            _ => throw new NotSupportedException($"{source}: unknown peft_type \"{peftType}\"; this engine reads: LORA, IA3, LN_TUNING, BITFIT, BOTTLENECK, ADAPTER_FUSION, PROMPT_TUNING, PREFIX_TUNING, LOREFT, DIREFT"),
         };
     }
 
@@ -109,6 +112,39 @@ public static partial class AdapterConfigJson
         };
     }
 
+    private static readonly string[] ReftKeys =
+    [
+        "peft_type", "task_type", "base_model_name_or_path", "revision", "inference_mode", "peft_version",
+        "layers", "positions", "low_rank_dimension", "dropout", "act_fn", "share_weights",
+    ];
+
+    /// <summary>LoReFT / DiReFT (keys: see <see cref="Reft.ReftConfig"/>); unknown keys warn as for LoRA.</summary>
+    private static Reft.ReftConfig ParseReft(JsonObject o, string source, string peftType)
+    {
+        var unknown = o.Select(kv => kv.Key).Where(k => !ReftKeys.Contains(k)).ToList();
+        if (unknown.Count > 0)
+            PeftWarnings.Warn($"{source}: unexpected keys [{string.Join(", ", unknown.Select(k => $"'{k}'"))}] for {peftType}, these are ignored.");
+        Reft.ReftConfig config = peftType == "LOREFT" ? new Reft.LoreftConfig() : new Reft.DireftConfig();
+        return config with
+        {
+            TaskType = Str(o, "task_type"),
+            BaseModelNameOrPath = Str(o, "base_model_name_or_path"),
+            Revision = Str(o, "revision"),
+            InferenceMode = Bool(o, "inference_mode", false),
+            Layers = o["layers"] switch
+            {
+                null => null,
+                JsonArray a => a.Select(n => n!.GetValue<int>()).ToArray(),
+                var v => [v.GetValue<int>()],
+            },
+            Positions = Str(o, "positions") ?? "f1+l1",
+            LowRankDimension = (int)Num(o, "low_rank_dimension", 4),
+            Dropout = Num(o, "dropout", 0),
+            ActFn = Str(o, "act_fn"),
+            ShareWeights = Bool(o, "share_weights", false),
+        };
+    }
+
     private static void RejectUnlessDefault(JsonObject o, string source, string key, bool? expected)
     {
         var node = o[key];
@@ -143,6 +179,8 @@ public static partial class AdapterConfigJson
             // this engine's own method types: every key is written whatever the target version
             Adapters.BottleneckConfig b => (BottleneckFields(b, target), null),
             Adapters.AdapterFusionConfig f => (AdapterFusionFields(f, target), null),
+            Prompt.PromptLearningConfig p => (Prompt.PromptConfigJson.Fields(p, target), Prompt.PromptConfigJson.Keys),
+            Reft.ReftConfig r => ReftFields(r, target),
             _ => ScalingSubsetConfigJson.Fields(config, target)
                 ?? throw new NotSupportedException($"adapter_config.json: no writer for {config.PeftType}"),
         };
@@ -150,7 +188,7 @@ public static partial class AdapterConfigJson
         var sb = new StringBuilder("{\n");
         for (int i = 0; i < keys.Count; i++)
         {
-            sb.Append("  ").Append(JsonSerializer.Serialize(keys[i])).Append(": ");
+            sb.Append("  ").Append(PythonString(keys[i])).Append(": ");
             WriteValue(sb, fields[keys[i]], "  ");
             sb.Append(i + 1 < keys.Count ? ",\n" : "\n");
         }
@@ -182,6 +220,19 @@ public static partial class AdapterConfigJson
         ["use_rslora"] = c.UseRslora, ["velora_config"] = null,
     };
 
+    /// <summary>ReFT's keys (not in HF PEFT, so every key is written whatever the target version).</summary>
+    private static (SortedDictionary<string, object?> Fields, IReadOnlyDictionary<string, Version> Versions) ReftFields(Reft.ReftConfig c, Version v)
+    {
+        var fields = new SortedDictionary<string, object?>(StringComparer.Ordinal)
+        {
+            ["act_fn"] = c.ActFn, ["base_model_name_or_path"] = c.BaseModelNameOrPath, ["dropout"] = new PyFloat(c.Dropout),
+            ["inference_mode"] = true, ["layers"] = c.Layers?.Cast<object?>().ToList(), ["low_rank_dimension"] = c.LowRankDimension,
+            ["peft_type"] = c.PeftType, ["peft_version"] = $"{v.Major}.{v.Minor}.{Math.Max(v.Build, 0)}", ["positions"] = c.Positions,
+            ["revision"] = c.Revision, ["share_weights"] = c.ShareWeights, ["task_type"] = c.TaskType,
+        };
+        return (fields, fields.Keys.ToDictionary(k => k, _ => new Version(0, 0), StringComparer.Ordinal));
+    }
+
     internal static object? TargetsValue(TargetModules? t) => t is null ? null : t.Names is { } n ? n.Cast<object?>().ToList() : t.Pattern;
 
     /// <summary>A float written as Python writes it (0.0, 0.05), not as an integer.</summary>
@@ -193,7 +244,7 @@ public static partial class AdapterConfigJson
         {
             case null: sb.Append("null"); break;
             case bool b: sb.Append(b ? "true" : "false"); break;
-            case string s: sb.Append(JsonSerializer.Serialize(s)); break;
+            case string s: sb.Append(PythonString(s)); break;
             case int i: sb.Append(i.ToString(CultureInfo.InvariantCulture)); break;
             case PyFloat f: sb.Append(PythonFloat(f.Value)); break;
             case double d: sb.Append(d == Math.Floor(d) && Math.Abs(d) < 1e15 ? ((long)d).ToString(CultureInfo.InvariantCulture) : PythonFloat(d)); break;
@@ -214,7 +265,7 @@ public static partial class AdapterConfigJson
                 var keys = dict.Keys.Order(StringComparer.Ordinal).ToList();
                 for (int i = 0; i < keys.Count; i++)
                 {
-                    sb.Append(indent).Append("  ").Append(JsonSerializer.Serialize(keys[i])).Append(": ");
+                    sb.Append(indent).Append("  ").Append(PythonString(keys[i])).Append(": ");
                     WriteValue(sb, dict[keys[i]], indent + "  ");
                     sb.Append(i + 1 < keys.Count ? ",\n" : "\n");
                 }
@@ -222,6 +273,31 @@ public static partial class AdapterConfigJson
                 break;
             default: throw new ArgumentException($"adapter_config.json: cannot write a {value.GetType().Name}");
         }
+    }
+
+    /// <summary>A string as Python's json.dumps writes it (ensure_ascii): quotes, backslashes and control characters
+    /// escaped, every non-ASCII character as \uXXXX, everything else (e.g. '+') as it is.</summary>
+    private static string PythonString(string s)
+    {
+        var sb = new StringBuilder("\"");
+        foreach (char ch in s)
+        {
+            switch (ch)
+            {
+                case '"': sb.Append("\\\""); break;
+                case '\\': sb.Append("\\\\"); break;
+                case '\n': sb.Append("\\n"); break;
+                case '\r': sb.Append("\\r"); break;
+                case '\t': sb.Append("\\t"); break;
+                case '\b': sb.Append("\\b"); break;
+                case '\f': sb.Append("\\f"); break;
+                default:
+                    if (ch < 0x20 || ch > 0x7e) sb.Append("\\u").Append(((int)ch).ToString("x4", CultureInfo.InvariantCulture));
+                    else sb.Append(ch);
+                    break;
+            }
+        }
+        return sb.Append('"').ToString();
     }
 
     private static string PythonFloat(double d)

@@ -14,6 +14,13 @@ public sealed class PeftRuntime
     /// <summary>One adapter name per sample of the current batch, or null when every sample uses the active adapters.</summary>
     public IReadOnlyList<string>? SampleAdapters { get; internal set; }
 
+    /// <summary>For each row of the current forward, the indices along T of the prompt's real tokens (padding and,
+    /// in a loss, the labelled answer excluded), or null when the forward gave no mask or labels (then every
+    /// position of every row counts as prompt). Set by <see cref="PeftModel"/> for a prompt forward or a loss; a
+    /// cached decoding step leaves it null.</summary>
+    /// <remarks>pyreft: the intervention locations its data collator computes from the unpadded prompt length.</remarks>
+    public IReadOnlyList<int[]>? PromptTokens { get; internal set; }
+
     /// <summary>The sample indices (I64) of each distinct name of <see cref="SampleAdapters"/>, built once per batch.</summary>
     public IReadOnlyDictionary<string, long[]> SampleGroups()
     {
