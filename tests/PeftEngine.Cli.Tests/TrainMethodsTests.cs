@@ -98,6 +98,10 @@ public class TrainMethodsTests(MethodRuns runs) : IClassFixture<MethodRuns>
     [InlineData("ln_tuning", "LN_TUNING", ".ln_tuning_layers.")]
     [InlineData("houlsby", "BOTTLENECK", ".adapter_down.")]
     [InlineData("parallel", "BOTTLENECK", ".mlp.adapter_up.")]
+    [InlineData("prompt_tuning", "PROMPT_TUNING", "prompt_embeddings")]
+    [InlineData("prefix_tuning", "PREFIX_TUNING", "prompt_embeddings")]
+    [InlineData("loreft", "LOREFT", ".reft.")]
+    [InlineData("direft", "DIREFT", ".reft.")]
     public void EachMethodTrainsSavesAndReloadsWithTheSameHeldOutLoss(string method, string peftType, string keyPart)
     {
         var (result, steps) = Run(method);
@@ -109,7 +113,7 @@ public class TrainMethodsTests(MethodRuns runs) : IClassFixture<MethodRuns>
         var (type, keys) = ReadAdapter(result.AdapterDirectory!);
         Assert.Equal(peftType, type);
         Assert.Contains(keys, k => k.Contains(keyPart, StringComparison.Ordinal));
-        Assert.All(keys, k => Assert.StartsWith("base_model.model.", k));
+        if (peftType is not ("PROMPT_TUNING" or "PREFIX_TUNING")) Assert.All(keys, k => Assert.StartsWith("base_model.model.", k));
 
         string model = method == "bitfit" ? runs.BiasedModelDir : runs.Tiny.ModelDir;
         Assert.Equal(result.After.Loss.Loss, ReloadedLoss(model, result.AdapterDirectory!), 4);
@@ -179,6 +183,17 @@ public class TrainMethodsTests(MethodRuns runs) : IClassFixture<MethodRuns>
         Assert.Equal("relu", bottleneck.NonLinearity);
         Assert.Equal(Path.Combine("runs", "tiny-llama-parallel"), options.OutputDirectory);
         Assert.Equal(2, CommandLine.Run(["train", "--method", "ia3", "--alpha", "4"]));
+        e = Assert.Throws<ArgumentException>(() => new FineTuneOptions { Method = "prompt_tuning", ReftPositions = "f2" }.Validate());
+        Assert.Contains("--reft-positions does not apply to --method prompt_tuning (it applies to loreft, direft)", e.Message);
+
+        var reft = Assert.IsType<Peft.Reft.LoreftConfig>(TrainMethods.Create(new FineTuneOptions { Method = "loreft", Rank = 2, ReftLayers = "0", ReftPositions = "f3+l3" }, runs.Tiny.ModelDir).Config);
+        Assert.Equal([0], reft.Layers!);
+        Assert.Equal("f3+l3", reft.Positions);
+        Assert.Equal(2, reft.LowRankDimension);
+        var prefix = Assert.IsType<Peft.Prompt.PrefixTuningConfig>(TrainMethods.Create(new FineTuneOptions { Method = "prefix", NumVirtualTokens = 5, PrefixProjection = true }, runs.Tiny.ModelDir).Config);
+        Assert.Equal(5, prefix.NumVirtualTokens);
+        Assert.True(prefix.PrefixProjection);
+        Assert.Throws<ArgumentException>(() => TrainMethods.Create(new FineTuneOptions { Method = "loreft", ReftPositions = "x3" }, runs.Tiny.ModelDir));
     }
 
     [Fact]

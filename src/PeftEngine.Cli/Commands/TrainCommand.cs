@@ -22,16 +22,16 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         [CommandOption("--task <TASK>"), Description("causal-lm (instruction tuning of a decoder) or classify (LoRA + a trained head on a BERT encoder, labelled JSONL with text/label) (default: classify for --model minilm or a BERT folder, else causal-lm)")]
         public string? Task { get; init; }
 
-        [CommandOption("--method <METHOD>"), Description("PEFT method: lora, dora, ia3, bitfit (needs a model with biases), ln_tuning, houlsby (series bottleneck adapters) or parallel (parallel bottleneck adapter beside the FFN) (default: lora)")]
+        [CommandOption("--method <METHOD>"), Description("PEFT method: lora, dora, ia3, bitfit (needs a model with biases), ln_tuning, houlsby (series bottleneck adapters) parallel (parallel bottleneck adapter beside the FFN), prompt_tuning, prefix_tuning, loreft or direft (default: lora)")]
         public string? Method { get; init; }
 
-        [CommandOption("-r|--rank <R>"), Description("lora/dora: rank (default: 16; classify: 8)")]
+        [CommandOption("-r|--rank <R>"), Description("lora/dora: rank (default: 16; classify: 8); loreft/direft: rank of the intervened subspace (default: 4)")]
         public int? Rank { get; init; }
 
         [CommandOption("--alpha <ALPHA>"), Description("lora/dora: alpha; the update is scaled by alpha / rank (default: 32; classify: 16)")]
         public double? Alpha { get; init; }
 
-        [CommandOption("--dropout <P>"), Description("lora/dora, houlsby/parallel: dropout on the adapter input (default: lora 0.05, adapters 0; classify: 0.1)")]
+        [CommandOption("--dropout <P>"), Description("lora/dora, houlsby/parallel, loreft/direft: dropout on the adapter input (default: lora 0.05, others 0; classify: 0.1)")]
         public double? Dropout { get; init; }
 
         [CommandOption("--target-modules <NAMES>"), Description("Modules to adapt: all-linear, or comma-separated module names/suffixes such as q_proj,v_proj (default: lora/dora all-linear; ia3 k_proj,v_proj,down_proj; ln_tuning the norm layers; bitfit every module with a bias; houlsby the attention and MLP outputs; parallel the MLP; classify: query,value)")]
@@ -51,6 +51,27 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
 
         [CommandOption("--adapter-scaling <S>"), Description("houlsby/parallel: factor on the adapter output (default: houlsby 1, parallel 4)")]
         public double? AdapterScaling { get; init; }
+
+        [CommandOption("--num-virtual-tokens <N>"), Description("prompt_tuning/prefix_tuning: number of virtual tokens (default: 20)")]
+        public int? NumVirtualTokens { get; init; }
+
+        [CommandOption("--prompt-init <INIT>"), Description("prompt_tuning: how the virtual tokens start: random, sample_vocab (embeddings of random vocabulary tokens) or text (default: sample_vocab; text with --prompt-init-text)")]
+        public string? PromptInit { get; init; }
+
+        [CommandOption("--prompt-init-text <TEXT>"), Description("prompt_tuning: text whose token embeddings start the virtual tokens (implies --prompt-init text)")]
+        public string? PromptInitText { get; init; }
+
+        [CommandOption("--prefix-projection <BOOL>"), Description("prefix_tuning: compute the prefix with an MLP while training (the saved prefix is its output) (default: false)")]
+        public bool? PrefixProjection { get; init; }
+
+        [CommandOption("--encoder-hidden-size <N>"), Description("prefix_tuning with --prefix-projection true: hidden width of the MLP (default: the model width)")]
+        public int? EncoderHiddenSize { get; init; }
+
+        [CommandOption("--reft-layers <LAYERS>"), Description("loreft/direft: decoder layers intervened on, comma-separated indices or all (default: all)")]
+        public string? ReftLayers { get; init; }
+
+        [CommandOption("--reft-positions <SPEC>"), Description("loreft/direft: prompt positions intervened on: fN (first N), lN (last N) or fN+lM (default: f1+l1)")]
+        public string? ReftPositions { get; init; }
 
         [CommandOption("--load-in-4bit"), Description("lora/dora: quantize the base's Linear layers to 4 bits first (QLoRA)")]
         public bool? LoadIn4Bit { get; init; }
@@ -76,7 +97,7 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         [CommandOption("--seq-len <N>"), Description("Longest training sequence in tokens (default: 160; classify: 64)")]
         public int? SeqLen { get; init; }
 
-        [CommandOption("--lr <LR>"), Description("Peak learning rate (cosine schedule) (default: 0.003 for lora, dora, houlsby, parallel; 0.01 for ia3, bitfit, ln_tuning; classify: 0.001)")]
+        [CommandOption("--lr <LR>"), Description("Peak learning rate (cosine schedule) (default: 0.003 for lora, dora, houlsby, parallel; 0.01 for ia3, bitfit, ln_tuning, prefix_tuning; 0.03 for prompt_tuning; 0.003 for loreft, direft; classify: 0.001)")]
         public double? Lr { get; init; }
 
         [CommandOption("--warmup <N>"), Description("Warm-up steps (default: 20; classify: 10)")]
@@ -174,6 +195,10 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
             ("--resume", s.Resume is not null), ("--checkpoint-every", s.CheckpointEvery is not null),
             ("--feedforward-modules", s.FeedforwardModules is not null), ("--bottleneck-size", s.BottleneckSize is not null),
             ("--non-linearity", s.NonLinearity is not null), ("--adapter-scaling", s.AdapterScaling is not null),
+            ("--num-virtual-tokens", s.NumVirtualTokens is not null), ("--prompt-init", s.PromptInit is not null),
+            ("--prompt-init-text", s.PromptInitText is not null), ("--prefix-projection", s.PrefixProjection is not null),
+            ("--encoder-hidden-size", s.EncoderHiddenSize is not null), ("--reft-layers", s.ReftLayers is not null),
+            ("--reft-positions", s.ReftPositions is not null),
         }.Where(u => u.Given).Select(u => u.Name).ToList();
         if (unsupported.Count > 0) throw new ArgumentException($"{string.Join(", ", unsupported)} not available with --task classify");
         if (s.Method is { } m && !string.Equals(m, "lora", StringComparison.OrdinalIgnoreCase))
@@ -203,7 +228,10 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
             Resume = s.Resume ?? o.Resume, CheckpointEvery = s.CheckpointEvery ?? o.CheckpointEvery,
             Init = s.Init ?? o.Init, FeedforwardModules = s.FeedforwardModules ?? o.FeedforwardModules,
             BottleneckSize = s.BottleneckSize ?? o.BottleneckSize, NonLinearity = s.NonLinearity ?? o.NonLinearity,
-            AdapterScaling = s.AdapterScaling ?? o.AdapterScaling, LoadIn4Bit = s.LoadIn4Bit ?? o.LoadIn4Bit, QuantType = s.QuantType ?? o.QuantType, DoubleQuant = s.DoubleQuant ?? o.DoubleQuant,
+            AdapterScaling = s.AdapterScaling ?? o.AdapterScaling, NumVirtualTokens = s.NumVirtualTokens ?? o.NumVirtualTokens,
+            PromptInit = s.PromptInit ?? o.PromptInit, PromptInitText = s.PromptInitText ?? o.PromptInitText,
+            PrefixProjection = s.PrefixProjection ?? o.PrefixProjection, EncoderHiddenSize = s.EncoderHiddenSize ?? o.EncoderHiddenSize,
+            ReftLayers = s.ReftLayers ?? o.ReftLayers, ReftPositions = s.ReftPositions ?? o.ReftPositions, LoadIn4Bit = s.LoadIn4Bit ?? o.LoadIn4Bit, QuantType = s.QuantType ?? o.QuantType, DoubleQuant = s.DoubleQuant ?? o.DoubleQuant,
         };
     }
 }

@@ -63,6 +63,14 @@ public static class ConfigFile
                 "bottleneck-size" => o with { BottleneckSize = Int(key, value, path) },
                 "non-linearity" => o with { NonLinearity = value },
                 "adapter-scaling" or "scaling" => o with { AdapterScaling = Double(key, value, path) },
+                "num-virtual-tokens" => o with { NumVirtualTokens = Int(key, value, path) },
+                "prompt-init" or "prompt-tuning-init" => o with { PromptInit = value },
+                "prompt-init-text" or "prompt-tuning-init-text" => o with { PromptInitText = value },
+                "prefix-projection" => o with { PrefixProjection = bool.TryParse(value, out bool pp) ? pp : throw Bad(key, value, path, "true or false") },
+                "encoder-hidden-size" => o with { EncoderHiddenSize = Int(key, value, path) },
+                "reft-layers" or "layers" => o with { ReftLayers = value },
+                "reft-positions" or "positions" => o with { ReftPositions = value },
+                "low-rank-dimension" => o with { Rank = Int(key, value, path) },
                 _ => throw new ArgumentException($"--config: '{path}' has an unknown key '{key}'"),
             };
         }

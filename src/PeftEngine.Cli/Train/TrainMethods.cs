@@ -3,6 +3,8 @@ using PeftEngine.Peft;
 using PeftEngine.Peft.Adapters;
 using PeftEngine.Peft.Ia3;
 using PeftEngine.Peft.Lora;
+using PeftEngine.Peft.Prompt;
+using PeftEngine.Peft.Reft;
 using PeftEngine.Peft.Subset;
 using PeftEngine.Peft.Tuners;
 
@@ -33,6 +35,10 @@ public static partial class TrainMethods
         ["ln_tuning"] = ("LN tuning", 1e-2, LnTuning),
         ["houlsby"] = ("Houlsby adapter", 3e-3, Bottleneck),
         ["parallel"] = ("parallel adapter", 3e-3, Bottleneck),
+        ["prompt_tuning"] = ("prompt tuning", 3e-2, PromptTuning),
+        ["prefix_tuning"] = ("prefix tuning", 1e-2, PrefixTuning),
+        ["loreft"] = ("LoReFT", 3e-3, Reft),
+        ["direft"] = ("DiReFT", 3e-3, Reft),
     };
 
     /// <summary>Which methods each method-specific option applies to (the option as written on the command line).</summary>
@@ -103,6 +109,8 @@ public static partial class TrainMethods
     }
 
     /// <summary>True when the method's adapter can be folded into the base weights by <c>peft merge</c>.</summary>
+    /// <remarks>LoRA and DoRA, IA3, LN tuning and BitFit change the base weights linearly; bottleneck adapters,
+    /// AdapterFusion, prompt/prefix tuning and ReFT add modules, inputs or interventions that a weight cannot hold.</remarks>
     public static bool IsMergeable(string peftType) => peftType is "LORA" or "IA3" or "LN_TUNING" or "BITFIT";
 
     private static TargetModules? Targets(string? names) => names switch
@@ -182,6 +190,63 @@ public static partial class TrainMethods
         return config;
     }
 
+    private static PeftConfig PromptTuning(FineTuneOptions o, string modelPath)
+    {
+        var init = (o.PromptInit ?? (o.PromptInitText is null ? "sample_vocab" : "text")).ToLowerInvariant() switch
+        {
+            "random" => PromptTuningInit.Random,
+            "sample_vocab" or "sample-vocab" => PromptTuningInit.SampleVocab,
+            "text" => PromptTuningInit.Text,
+            var other => throw new ArgumentException($"--prompt-init must be random, sample_vocab or text, got '{other}'"),
+        };
+        if (init == PromptTuningInit.Text && string.IsNullOrEmpty(o.PromptInitText))
+            throw new ArgumentException("--prompt-init text needs --prompt-init-text");
+        if (init != PromptTuningInit.Text && o.PromptInitText is not null)
+            throw new ArgumentException($"--prompt-init-text applies to --prompt-init text, not {init.ToString().ToLowerInvariant()}");
+        var config = new PromptTuningConfig
+        {
+            NumVirtualTokens = o.NumVirtualTokens ?? 20,
+            PromptTuningInit = init,
+            PromptTuningInitText = o.PromptInitText,
+            TokenizerNameOrPath = init == PromptTuningInit.Text ? modelPath : null,
+            TaskType = "CAUSAL_LM",
+            BaseModelNameOrPath = modelPath,
+        };
+        config.Validate();
+        return config;
+    }
+
+    private static PeftConfig PrefixTuning(FineTuneOptions o, string modelPath)
+    {
+        if (o.EncoderHiddenSize is not null && o.PrefixProjection != true)
+            throw new ArgumentException("--encoder-hidden-size applies with --prefix-projection");
+        return new PrefixTuningConfig
+        {
+            NumVirtualTokens = o.NumVirtualTokens ?? 20,
+            PrefixProjection = o.PrefixProjection ?? false,
+            EncoderHiddenSize = o.EncoderHiddenSize,
+            TaskType = "CAUSAL_LM",
+            BaseModelNameOrPath = modelPath,
+        };
+    }
+
+    private static PeftConfig Reft(FineTuneOptions o, string modelPath)
+    {
+        int[]? layers = o.ReftLayers is null or "all" ? null
+            : o.ReftLayers.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
+                .Select(t => int.TryParse(t, NumberStyles.Integer, CultureInfo.InvariantCulture, out int l) && l >= 0 ? l
+                    : throw new ArgumentException($"--reft-layers must be 'all' or comma-separated layer indices, got '{o.ReftLayers}'"))
+                .ToArray();
+        string positions = o.ReftPositions ?? "f1+l1";
+        ReftPositions.Parse(positions);   // a clear error for a bad spec before the model loads
+        ReftConfig config = Normalize(o.Method) == "loreft" ? new LoreftConfig() : new DireftConfig();
+        return config with
+        {
+            Layers = layers, Positions = positions, LowRankDimension = o.Rank ?? 4, Dropout = o.Dropout ?? 0,
+            TaskType = "CAUSAL_LM", BaseModelNameOrPath = modelPath,
+        };
+    }
+
     private static string Describe(string label, PeftConfig config, FineTuneOptions o)
     {
         var c = CultureInfo.InvariantCulture;
@@ -192,6 +257,9 @@ public static partial class TrainMethods
             BitFitConfig b => $"BitFit targets={b.TargetModules?.ToString() ?? "every module with a bias"}",
             LnTuningConfig n => $"LN tuning targets={n.TargetModules?.ToString() ?? "default (the RMSNorm layers on LLaMA)"}",
             BottleneckConfig b => string.Create(c, $"{label} bottleneck={(b.BottleneckSize?.ToString(c) ?? $"width/{b.ReductionFactor}")} f={b.NonLinearity} scaling={b.Scaling} dropout={b.AdapterDropout} targets={b.TargetModules?.ToString() ?? "default"}"),
+            PromptTuningConfig p => $"prompt tuning {p.NumVirtualTokens} virtual tokens, init {p.PromptTuningInit.ToString().ToLowerInvariant()}",
+            PrefixTuningConfig p => string.Create(c, $"prefix tuning {p.NumVirtualTokens} virtual tokens per layer{(p.PrefixProjection ? $", MLP projection (hidden {p.EncoderHiddenSize?.ToString(c) ?? "= model width"})" : "")}"),
+            ReftConfig r => $"{label} rank {r.LowRankDimension} on layers {(r.Layers is null ? "all" : string.Join(",", r.Layers))} at positions {r.Positions} dropout {r.Dropout}",
             _ => label,
         };
     }
