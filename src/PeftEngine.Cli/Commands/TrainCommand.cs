@@ -58,7 +58,7 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         [CommandOption("--prompt-init <INIT>"), Description("prompt_tuning: how the virtual tokens start: random, sample_vocab (embeddings of random vocabulary tokens) or text (default: sample_vocab; text with --prompt-init-text)")]
         public string? PromptInit { get; init; }
 
-        [CommandOption("--prompt-init-text <TEXT>"), Description("prompt_tuning: text whose token embeddings start the virtual tokens (implies --prompt-init text)")]
+        [CommandOption("--prompt-init-text <TEXT>"), Description("prompt_tuning: text whose token embeddings start the virtual tokens, implies --prompt-init text (default: none)")]
         public string? PromptInitText { get; init; }
 
         [CommandOption("--prefix-projection <BOOL>"), Description("prefix_tuning: compute the prefix with an MLP while training (the saved prefix is its output) (default: false)")]
