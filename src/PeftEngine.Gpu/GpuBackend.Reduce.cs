@@ -1,0 +1,40 @@
+using System.Numerics;
+using ILGPU;
+using ILGPU.Runtime;
+using PeftEngine.Gpu.Kernels;
+
+namespace PeftEngine.Gpu;
+
+public sealed partial class GpuBackend
+{
+    public void Reduce(ReduceOp op, Tensor x, int dim, Tensor y, Tensor? indices = null)
+    {
+        RequireCompute(x, $"Reduce {op}");
+        RequireContiguous(x, "Reduce");
+        long outer = 1, inner = 1;
+        for (int d = 0; d < dim; d++) outer *= x.Shape[d];
+        for (int d = dim + 1; d < x.Rank; d++) inner *= x.Shape[d];
+        long n = x.Shape[dim];
+        if (outer * inner == 0) return;
+        if (x.DType == DType.F32) ReduceT<float, F32>(op, x, y, indices, outer, n, inner);
+        else ReduceT<double, F64>(op, x, y, indices, outer, n, inner);
+    }
+
+    private void ReduceT<T, TR>(ReduceOp op, Tensor x, Tensor y, Tensor? indices, long outer, long n, long inner)
+        where T : unmanaged, IFloatingPointIeee754<T> where TR : struct, IReal<T>
+    {
+        var idx = indices is null ? View<long>(y) : View<long>(indices);
+        long idxOff = indices?.Offset ?? 0;
+        int want = indices is null ? 0 : 1;
+        if (inner == 1)
+        {
+            var k = Kernel("reduceRows", typeof(T), a => a.LoadStreamKernel<ArrayView<T>, long, ArrayView<T>, long, ArrayView<long>, long, int, long, long, int>(ReduceKernels.Rows<T, TR>));
+            k(PerRow(outer), View<T>(x), x.Offset, View<T>(y), y.Offset, idx, idxOff, want, outer, n, (int)op);
+        }
+        else
+        {
+            var k = Kernel("reduceColumns", typeof(T), a => a.LoadStreamKernel<ArrayView<T>, long, ArrayView<T>, long, ArrayView<long>, long, int, long, long, long, int>(ReduceKernels.Columns<T, TR>));
+            k(Linear(outer * inner), View<T>(x), x.Offset, View<T>(y), y.Offset, idx, idxOff, want, outer, n, inner, (int)op);
+        }
+    }
+}
