@@ -17,6 +17,10 @@ public sealed class DeviceAllocator : IDisposable
 {
     private readonly Accelerator _accelerator;
     private readonly Dictionary<long, Stack<MemoryBuffer1D<byte, Stride1D.Dense>>> _free = new();
+    // Blocks handed out. Holding them here keeps each ILGPU buffer reachable for as long as its storage is: a
+    // storage that is finalized instead of disposed returns its block from the finalizer thread, and the block
+    // must not have been finalized (freed by ILGPU) before that.
+    private readonly HashSet<MemoryBuffer1D<byte, Stride1D.Dense>> _live = new();
     private readonly object _lock = new();
     private bool _disposed;
 
@@ -52,12 +56,16 @@ public sealed class DeviceAllocator : IDisposable
             {
                 BytesCached -= size;
                 CacheHits++;
-                return stack.Pop();
+                var reused = stack.Pop();
+                _live.Add(reused);
+                return reused;
             }
         }
         try
         {
-            return _accelerator.Allocate1D<byte>(size);
+            var fresh = _accelerator.Allocate1D<byte>(size);
+            lock (_lock) _live.Add(fresh);
+            return fresh;
         }
         catch
         {
@@ -65,7 +73,11 @@ public sealed class DeviceAllocator : IDisposable
             // Out of memory: give the cache back and try once more.
             ReleaseCached();
             var buffer = _accelerator.Allocate1D<byte>(size);
-            lock (_lock) BytesInUse += size;
+            lock (_lock)
+            {
+                BytesInUse += size;
+                _live.Add(buffer);
+            }
             return buffer;
         }
     }
@@ -76,6 +88,7 @@ public sealed class DeviceAllocator : IDisposable
         lock (_lock)
         {
             BytesInUse -= size;
+            _live.Remove(buffer);
             if (_disposed)
             {
                 buffer.Dispose();
@@ -98,6 +111,8 @@ public sealed class DeviceAllocator : IDisposable
             _free.Clear();
             BytesCached = 0;
         }
+        if (blocks.Count == 0) return;
+        _accelerator.Synchronize(); // queued kernels may still use a block that was just returned
         foreach (var b in blocks) b.Dispose();
     }
 

@@ -1,0 +1,63 @@
+namespace PeftEngine.Tests;
+
+public class ReductionTests
+{
+    [Theory]
+    [InlineData(DType.F32)]
+    [InlineData(DType.F64)]
+    public void ReductionsAlongEachDimMatchReference(DType dtype)
+    {
+        double tol = dtype == DType.F32 ? 1e-5 : 1e-12;
+        // 37 along the last dimension: more than one element per thread of a group, and not a multiple of it.
+        var x = TestData.Uniform(5, new Shape(3, 4, 37), dtype, -3, 3);
+        foreach (int dim in new[] { 0, 1, 2 })
+            GpuParity.Check([x], t =>
+            {
+                var outs = new List<Tensor>();
+                var yShape = t[0].Shape.ToArray();
+                yShape[dim] = 1;
+                foreach (var op in Enum.GetValues<ReduceOp>())
+                {
+                    var y = Tensor.Empty(new Shape(yShape), dtype, t[0].Device);
+                    Tensor? idx = op is ReduceOp.Max or ReduceOp.Min ? Tensor.Empty(new Shape(yShape), DType.I64, t[0].Device) : null;
+                    t[0].Backend.Reduce(op, t[0], dim, y, idx);
+                    outs.Add(y);
+                    if (idx is not null) outs.Add(idx);
+                }
+                return outs.ToArray();
+            }, tol, tol);
+        x.Dispose();
+    }
+
+    [Fact]
+    public void ExtremesPickTheFirstOccurrenceAndNaN()
+    {
+        using var x = Tensor.FromArray(new float[] { 1, 5, 5, 2, float.NaN, 5, -1, -1 }, 2, 4);
+        GpuParity.Check([x], t =>
+        {
+            var outs = new List<Tensor>();
+            foreach (var op in new[] { ReduceOp.Max, ReduceOp.Min })
+            {
+                var y = Tensor.Empty(new Shape(2, 1), DType.F32, t[0].Device);
+                var i = Tensor.Empty(new Shape(2, 1), DType.I64, t[0].Device);
+                t[0].Backend.Reduce(op, t[0], 1, y, i);
+                outs.Add(y);
+                outs.Add(i);
+            }
+            return outs.ToArray();
+        }, 0, 0);
+    }
+
+    [Fact]
+    public void SumAndMeanGradientsMatchReference()
+    {
+        var x = TestData.Uniform(6, new Shape(5, 9), DType.F64);
+        GpuParity.CheckGradients([x], t =>
+        {
+            using var s = Ops.Sum(t[0], 1, keepDim: true);
+            using var m = Ops.Mean(t[0], 0, keepDim: true);
+            return Ops.Add(s, m);
+        }, 1e-12, 1e-12);
+        x.Dispose();
+    }
+}
