@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using ILGPU;
+using ILGPU.Algorithms;
 using ILGPU.Runtime;
 using ILGPU.Runtime.CPU;
 
@@ -84,13 +85,14 @@ public sealed partial class GpuBackend : IBackend, IDisposable
             {
                 case DeviceKind.IlgpuCpu:
                     // The "Nvidia" CPU device emulates a warp of 32 and groups of up to 1024 threads.
-                    context = Context.Create(b => b.CPU(CPUDeviceKind.Nvidia).Math(MathMode.Default));
+                    context = Context.Create(b => b.CPU(CPUDeviceKind.Nvidia).EnableAlgorithms().Math(MathMode.Default));
                     return new GpuBackend(device, context, context.CreateCPUAccelerator(device.Index));
                 case DeviceKind.Cuda:
                 case DeviceKind.OpenCL:
                 {
                     var type = device.Kind == DeviceKind.Cuda ? AcceleratorType.Cuda : AcceleratorType.OpenCL;
-                    context = Context.Create(b => b.AllAccelerators().Math(MathMode.Default));
+                    // EnableAlgorithms supplies the math functions (exp, log, tanh, ...) to the CUDA and OpenCL code generators.
+                    context = Context.Create(b => b.AllAccelerators().EnableAlgorithms().Math(MathMode.Default));
                     var devices = context.Devices.Where(d => d.AcceleratorType == type).ToList();
                     if (device.Index < 0 || device.Index >= devices.Count)
                         throw new InvalidOperationException($"GPU backend: there is no {device} (ILGPU found {devices.Count} {type} device(s): {string.Join("; ", devices.Select(d => d.Name))})");

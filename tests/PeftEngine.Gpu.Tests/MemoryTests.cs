@@ -2,6 +2,10 @@ using PeftEngine.Gpu;
 
 namespace PeftEngine.Tests;
 
+/// <summary>Tests that count compiled kernels run alone, so no other test compiles one meanwhile.</summary>
+[CollectionDefinition("GpuSerial", DisableParallelization = true)]
+public sealed class GpuSerialCollection;
+
 public class MemoryTests
 {
     [Fact]
@@ -52,6 +56,11 @@ public class MemoryTests
         Assert.Contains(GpuParity.Device.ToString(), e.Message);
     }
 
+}
+
+[Collection("GpuSerial")]
+public class KernelTableTests
+{
     [Fact]
     public void KernelsAreCompiledOncePerDType()
     {
