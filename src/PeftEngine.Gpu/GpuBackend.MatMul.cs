@@ -44,13 +44,14 @@ public sealed partial class GpuBackend
         if (c.Numel == 0) return;
         var al = Layout(a, transA);
         var bl = Layout(b, transB);
-        int tx = (int)Math.Sqrt(GroupSize);
-        int tileM = GroupSize / tx * GemmKernel.Block, tileN = tx * GemmKernel.Block;
+        // a square group of tx × tx threads (the kernel maps thread t to row t / tx and column t % tx)
+        int tx = (int)Math.Sqrt(GroupSize), threads = tx * tx;
+        int tileM = tx * GemmKernel.Block, tileN = tx * GemmKernel.Block;
         long tiles = (long)batch * ((m + tileM - 1) / tileM) * ((n + tileN - 1) / tileN);
         var kern = Kernel("gemm", typeof(T), acc => acc.LoadStreamKernel<ArrayView<T>, MatrixLayout, ArrayView<T>, MatrixLayout, ArrayView<T>,
             ArrayView<T>, int, int, int, int, int, T, T, int>(GemmKernel.Gemm));
         TR r = default;
-        var config = new KernelConfig((int)Math.Clamp(tiles, 1, MaxGroups * 4L), GroupSize);
+        var config = new KernelConfig((int)Math.Clamp(tiles, 1, MaxGroups * 4L), threads);
         kern(config, View<T>(a), al, View<T>(b), bl, Data<T>(c), Data<T>(bias, c), bias is null ? 0 : 1,
             batch, m, n, k, r.From(alpha), r.From(beta), tx);
     }

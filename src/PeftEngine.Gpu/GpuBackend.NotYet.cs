@@ -4,8 +4,6 @@ namespace PeftEngine.Gpu;
 /// itself and the device, never computing a wrong answer. docs/GPU.md lists them.</summary>
 public sealed partial class GpuBackend
 {
-    public void Scan(ScanOp op, Tensor x, int dim, Tensor y, bool reverse = false, bool exclusive = false) => throw NotOnGpu($"Scan {op} (cumsum/cumprod)");
-
     public void Sort(Tensor x, int dim, bool descending, Tensor values, Tensor indices) => throw NotOnGpu("Sort");
 
     public void TopK(Tensor x, int dim, int k, bool largest, Tensor values, Tensor indices) => throw NotOnGpu("TopK");
@@ -16,9 +14,6 @@ public sealed partial class GpuBackend
         Fill(dx, 0);
         ScatterAdd(dx, dim, indices, grad);
     }
-
-    public void FillRandom(Tensor dst, RandomDistribution distribution, ulong seed, ulong offset, double a, double b) =>
-        throw NotOnGpu($"FillRandom {distribution}", "create random tensors on the CPU and move them with .To(device)");
 
     public void Svd(Tensor a, Tensor? u, Tensor s, Tensor? vh, bool computeUV) => throw NotOnGpu("Svd");
 

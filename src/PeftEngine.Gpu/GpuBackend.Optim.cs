@@ -45,4 +45,17 @@ public sealed partial class GpuBackend
         k(Linear(p.Numel), Data<T>(p), Data<T>(g), Data<T>(buf, g), buf is null ? 0 : 1, p.Numel,
             r.From(lr), r.From(momentum), r.From(dampening), nesterov ? 1 : 0, r.From(wd), maximize ? 1 : 0, init ? 1 : 0);
     }
+
+    public void FillRandom(Tensor dst, RandomDistribution distribution, ulong seed, ulong offset, double a, double b)
+    {
+        RandomSampling.Validate(distribution, dst.DType, a, b);
+        if (distribution == RandomDistribution.TruncatedNormal)
+            throw NotOnGpu("FillRandom TruncatedNormal", "draw it on the CPU and move it with .To(device)");
+        RequireContiguous(dst, "FillRandom");
+        if (dst.Numel == 0) return;
+        uint threshold = distribution == RandomDistribution.Bernoulli ? RandomSampling.BernoulliThreshold(a) : 0;
+        var k = Kernel("fillRandom", typeof(byte), acc => acc.LoadStreamKernel<ArrayView<byte>, long, int, int, ulong, ulong, long, double, double, uint>(RandomKernels.Fill));
+        k(Linear(dst.Numel), View<byte>(dst), dst.Offset, (int)dst.DType, (int)distribution, seed, offset, dst.Numel, a, b, threshold);
+    }
 }
+

@@ -37,4 +37,22 @@ public sealed partial class GpuBackend
             k(Linear(outer * inner), View<T>(x), x.Offset, View<T>(y), y.Offset, idx, idxOff, want, outer, n, inner, (int)op);
         }
     }
+
+    public void Scan(ScanOp op, Tensor x, int dim, Tensor y, bool reverse = false, bool exclusive = false)
+    {
+        RequireCompute(x, $"Scan {op}");
+        long outer = 1, inner = 1;
+        for (int d = 0; d < dim; d++) outer *= x.Shape[d];
+        for (int d = dim + 1; d < x.Rank; d++) inner *= x.Shape[d];
+        if (outer * inner == 0 || x.Shape[dim] == 0) return;
+        if (x.DType == DType.F32) ScanT<float>(op, x, y, outer, x.Shape[dim], inner, reverse, exclusive);
+        else ScanT<double>(op, x, y, outer, x.Shape[dim], inner, reverse, exclusive);
+    }
+
+    private void ScanT<T>(ScanOp op, Tensor x, Tensor y, long outer, long n, long inner, bool reverse, bool exclusive) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var k = Kernel("scan", typeof(T), a => a.LoadStreamKernel<ArrayView<T>, long, ArrayView<T>, long, long, long, long, int, int, int>(ReduceKernels.Scan));
+        k(Linear(outer * inner), View<T>(x), x.Offset, View<T>(y), y.Offset, outer, n, inner, op == ScanOp.Sum ? 0 : 1, reverse ? 1 : 0, exclusive ? 1 : 0);
+    }
 }
+

@@ -60,4 +60,25 @@ public class ReductionTests
         }, 1e-12, 1e-12);
         x.Dispose();
     }
+
+    [Fact]
+    public void ScansMatchReference()
+    {
+        var x = TestData.Uniform(15, new Shape(3, 5, 4), DType.F64, 0.5, 1.5);
+        GpuParity.Check([x], t =>
+        {
+            var outs = new List<Tensor>();
+            foreach (var op in new[] { ScanOp.Sum, ScanOp.Prod })
+                foreach (int dim in new[] { 1, 2 })
+                    foreach (var (rev, exc) in new[] { (false, false), (true, true) })
+                    {
+                        var y = Tensor.Empty(t[0].Shape, DType.F64, t[0].Device);
+                        t[0].Backend.Scan(op, t[0], dim, y, rev, exc);
+                        outs.Add(y);
+                    }
+            return outs.ToArray();
+        }, 1e-12, 1e-12);
+        x.Dispose();
+    }
 }
+

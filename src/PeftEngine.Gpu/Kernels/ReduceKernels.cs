@@ -128,4 +128,26 @@ internal static class ReduceKernels
             if (t == 0) y[yOff + row] = result;
         }
     }
+
+    /// <summary>Prefix sum (op 0) or product (op 1) of each (o, i) column in scan order, one thread per column;
+    /// reverse runs from the end, exclusive leaves out the element itself.</summary>
+    public static void Scan<T>(ArrayView<T> x, long xOff, ArrayView<T> y, long yOff, long outer, long n, long inner, int op, int reverse, int exclusive)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        long step = (long)Grid.DimX * Group.DimX;
+        for (long c = Grid.GlobalIndex.X; c < outer * inner; c += step)
+        {
+            long o = c / inner, i = c % inner;
+            T acc = op == 0 ? T.Zero : T.One;
+            for (long s = 0; s < n; s++)
+            {
+                long k = reverse != 0 ? n - 1 - s : s;
+                long at = (o * n + k) * inner + i;
+                T v = x[xOff + at];
+                if (exclusive != 0) y[yOff + at] = acc;
+                acc = op == 0 ? acc + v : acc * v;
+                if (exclusive == 0) y[yOff + at] = acc;
+            }
+        }
+    }
 }
