@@ -4,10 +4,6 @@ namespace PeftEngine.Gpu;
 /// itself and the device, never computing a wrong answer. docs/GPU.md lists them.</summary>
 public sealed partial class GpuBackend
 {
-    public void Sort(Tensor x, int dim, bool descending, Tensor values, Tensor indices) => throw NotOnGpu("Sort");
-
-    public void TopK(Tensor x, int dim, int k, bool largest, Tensor values, Tensor indices) => throw NotOnGpu("TopK");
-
     public void SelectionBackward(Tensor grad, Tensor indices, int dim, Tensor dx)
     {
         // dx = 0, then dx[o, indices[o, j, i], i] += grad[o, j, i]: a scatter-add into zeros.

@@ -80,5 +80,32 @@ public class ReductionTests
         }, 1e-12, 1e-12);
         x.Dispose();
     }
+
+    [Fact]
+    public void SortAndTopKMatchReferenceWithTiesAndNaN()
+    {
+        // rows of 9 with repeated values and a NaN; sorted along each dimension, both directions
+        var v = new float[3 * 9];
+        for (int i = 0; i < v.Length; i++) v[i] = (i * 5 % 7) - 3;
+        v[4] = float.NaN;
+        using var x = Tensor.FromArray(v, 3, 9);
+        GpuParity.Check([x], t =>
+        {
+            var outs = new List<Tensor>();
+            foreach (int dim in new[] { 0, 1 })
+                foreach (bool desc in new[] { false, true })
+                {
+                    var (values, indices) = (Tensor.Empty(t[0].Shape, DType.F32, t[0].Device), Tensor.Empty(t[0].Shape, DType.I64, t[0].Device));
+                    t[0].Backend.Sort(t[0], dim, desc, values, indices);
+                    outs.Add(values);
+                    outs.Add(indices);
+                }
+            var (tv, ti) = (Tensor.Empty(new Shape(3, 4), DType.F32, t[0].Device), Tensor.Empty(new Shape(3, 4), DType.I64, t[0].Device));
+            t[0].Backend.TopK(t[0], 1, 4, largest: true, tv, ti);
+            outs.Add(tv);
+            outs.Add(ti);
+            return outs.ToArray();
+        }, 0, 0);
+    }
 }
 
