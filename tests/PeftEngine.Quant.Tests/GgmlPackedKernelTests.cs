@@ -124,6 +124,31 @@ public class GgmlPackedKernelTests(ITestOutputHelper output)
         TestData.AssertClose(bias2.Grad!, bias1.Grad!, atol: 1e-5, rtol: 1e-5);
     }
 
+    [Theory]
+    [InlineData(GgmlType.Q4_K, 3)]    // integer dot products
+    [InlineData(GgmlType.Q8_0, 12)]   // dequantized tiles
+    public void ResultsDoNotDependOnTheThreadCount(GgmlType type, int m)
+    {
+        using var w = RandomBlocks(4, type, 1100, 1024);
+        using var x = TestData.Uniform(8, new Shape(m, 1024), DType.F32);
+        using var g = TestData.Uniform(9, new Shape(m, 1100), DType.F32);
+        float[] Run(int threads, bool gradient)
+        {
+            int saved = PeftEngine.Cpu.CpuParallel.Threads;
+            try
+            {
+                PeftEngine.Cpu.CpuParallel.Threads = threads;
+                if (!gradient) { using var y = GgufLinearOp.Forward(x, w); return y.ToFloatArray(); }
+                var dx = new float[m * 1024];
+                GgmlPackedProducts.InputGradient(g, w, dx);
+                return dx;
+            }
+            finally { PeftEngine.Cpu.CpuParallel.Threads = saved; }
+        }
+        Assert.Equal(Run(1, false), Run(2, false));
+        Assert.Equal(Run(1, true), Run(2, true));
+    }
+
     [Fact]
     public void PackedWeightHoldsExactlyTheBlockBytes()
     {
