@@ -21,7 +21,8 @@ public class LlamaGgufTests
     ];
 
     /// <summary>Writes the fixture <paramref name="name"/> as a GGUF file the way llama.cpp would.</summary>
-    internal static void WriteGguf(string name, string path, string? architecture = null, DType? matrixDType = null, bool q4Matrices = false)
+    internal static void WriteGguf(string name, string path, string? architecture = null, DType? matrixDType = null, bool q4Matrices = false,
+        GgmlType blockType = GgmlType.Q4_0)
     {
         var config = (RopeDecoderConfig)HfConfig.Load(Path.Combine(LlamaFixture.Directory(name), "config.json"));
         string arch = architecture ?? (config.ModelType == "qwen2" ? "qwen2" : "llama");   // Mistral is written as llama
@@ -50,7 +51,8 @@ public class LlamaGgufTests
             if (permute && permuteHeads is int heads) { t = LlamaQkPermutation.Apply(t, heads); owned.Add(t); }
             if (matrixDType is DType md && t.Rank == 2) { t = Ops.Cast(t, md); owned.Add(t); }   // as llama.cpp's f16 / bf16 outtypes
             if (q4Matrices && t.Rank == 2 && t.Shape[1] % 32 == 0)                                  // as llama.cpp's q4_0 outtype
-                w.AddRaw(gguf, GgmlType.Q4_0, t.Shape.ToArray(), Quant.GgmlLegacyBlocks.QuantizeQ4_0(t.ToFloatArray()));
+                w.AddRaw(gguf, blockType, t.Shape.ToArray(), blockType == GgmlType.Q8_0
+                    ? GgufQuants.QuantizeQ8_0(t.ToFloatArray()) : Quant.GgmlLegacyBlocks.QuantizeQ4_0(t.ToFloatArray()));
             else w.AddTensor(gguf, t);
         }
         Add("token_embd.weight", "model.embed_tokens.weight");

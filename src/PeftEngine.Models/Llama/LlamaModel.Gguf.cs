@@ -19,7 +19,9 @@ public sealed partial class LlamaModel
     /// </summary>
     /// <remarks>HF: AutoModelForCausalLM.from_pretrained(dir, gguf_file=...) (which dequantizes likewise).
     /// Errors name the file and the metadata key or tensor.</remarks>
-    public static LlamaModel FromGguf(string path, DType dtype = DType.F32)
+    public static LlamaModel FromGguf(string path, DType dtype = DType.F32) => FromGguf(path, dtype, keepPacked: false);
+
+    private static LlamaModel FromGguf(string path, DType dtype, bool keepPacked)
     {
         ArgumentNullException.ThrowIfNull(path);
         if (!File.Exists(path)) throw new FileNotFoundException($"LlamaModel.FromGguf: '{path}' does not exist", path);
@@ -37,7 +39,8 @@ public sealed partial class LlamaModel
                     throw new InvalidDataException($"LlamaModel.FromGguf: 'rope_freqs.weight' in '{path}' has {f.Length} factors, expected head_dim / 2 = {inv.Length}");
                 model.Transformer.ReplaceRotary(new LlamaRotaryEmbedding(inv.Select((x, j) => x / f[j]).ToArray(), config.MaxPositionEmbeddings));
             }
-            WeightLoader.Load(model, new GgufWeights(file, dtype), "LlamaModel.FromGguf", path, key => key == "rope_freqs.weight", dtype);
+            var packed = keepPacked ? KeepPacked(model, file) : [];
+            WeightLoader.Load(model, new GgufWeights(file, dtype), "LlamaModel.FromGguf", path, key => key == "rope_freqs.weight" || packed.Contains(key), dtype);
             model.Eval();
             return model;
         }
