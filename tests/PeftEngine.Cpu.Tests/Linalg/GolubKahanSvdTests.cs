@@ -189,6 +189,20 @@ public unsafe class GolubKahanSvdTests
     }
 
     [Fact]
+    public void LinalgSvdTakesThisPathForLargeMatricesAndMatchesTheReferenceBackend()
+    {
+        // min(m, n) ≥ GolubKahanSvd.MinSize: the fast backend runs Golub–Kahan, the reference backend plain Jacobi
+        Assert.True(196 >= GolubKahanSvd.MinSize);
+        using var a = TestData.Uniform(17, new Shape(230, 196), DType.F32);
+        TestData.AssertMatchesReference(x => Linalg.SvdVals(x[0]), [a], 2e-5, 2e-5);
+        using var svd = Linalg.Svd(a);
+        using var s1 = Ops.Unsqueeze(svd.S, -1);
+        using var svh = Ops.Mul(svd.Vh, s1);
+        using var back = Ops.MatMul(svd.U, svh);
+        TestData.AssertClose(a, back, 1e-5, 1e-4);
+    }
+
+    [Fact]
     public void RotationBatchAppliesRotationsInOrder()
     {
         // 5 rows of 37 (two full 16-wide strips and a tail); each rotation checked against a direct update

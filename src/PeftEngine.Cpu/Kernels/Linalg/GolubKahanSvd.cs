@@ -18,7 +18,7 @@ namespace PeftEngine.Cpu;
 internal static unsafe class GolubKahanSvd
 {
     /// <summary>min(m, n) from which <see cref="CpuBackend.Svd"/> uses this method rather than Jacobi.</summary>
-    public const int MinSize = 96;
+    public const int MinSize = 192;
 
     /// <summary>u (m×k), s (k), vh (k×n), k = min(m, n); u and vh are skipped when null.</summary>
     public static void Decompose(double* a, int m, int n, double* u, double* s, double* vh)
