@@ -22,7 +22,8 @@ public class LlamaGgufTests
 
     /// <summary>Writes the fixture <paramref name="name"/> as a GGUF file the way llama.cpp would.</summary>
     internal static void WriteGguf(string name, string path, string? architecture = null, DType? matrixDType = null, bool q4Matrices = false,
-        GgmlType blockType = GgmlType.Q4_0)
+        GgmlType blockType = GgmlType.Q4_0,
+        Action<GgufWriter, string>? extraMetadata = null)
     {
         var config = (RopeDecoderConfig)HfConfig.Load(Path.Combine(LlamaFixture.Directory(name), "config.json"));
         string arch = architecture ?? (config.ModelType == "qwen2" ? "qwen2" : "llama");   // Mistral is written as llama
@@ -84,6 +85,7 @@ public class LlamaGgufTests
             owned.Add(f);
             w.AddTensor("rope_freqs.weight", f);
         }
+        extraMetadata?.Invoke(w, arch);
         w.Save(path);
         foreach (var t in owned) t.Dispose();
     }
@@ -207,5 +209,39 @@ public class LlamaGgufTests
             Assert.Contains("llama.embedding_length", e.Message);
         }
         finally { File.Delete(path); }
+    }
+
+    [Fact]
+    public void GgufRopeScalingLinearIsAppliedAndYarnIsRefused()
+    {
+        string linear = Path.Combine(Path.GetTempPath(), $"linear-{Guid.NewGuid():N}.gguf");
+        string yarn = Path.Combine(Path.GetTempPath(), $"yarn-{Guid.NewGuid():N}.gguf");
+        try
+        {
+            WriteGguf("llama", linear, extraMetadata: (w, arch) =>
+            {
+                w.AddString($"{arch}.rope.scaling.type", "linear");
+                w.AddFloat32($"{arch}.rope.scaling.factor", 4);
+            });
+            using (var model = LlamaModel.FromGguf(linear))
+            {
+                Assert.Equal(new RopeScaling("linear", 4), model.Config.RopeScaling);
+                var plain = RopeScaling.InverseFrequencies(model.Config.HeadDim, model.Config.RopeTheta, null);
+                Assert.Equal(plain.Select(f => f / 4), model.Config.RopeInverseFrequencies());
+            }
+            WriteGguf("llama", yarn, extraMetadata: (w, arch) =>
+            {
+                w.AddString($"{arch}.rope.scaling.type", "yarn");
+                w.AddFloat32($"{arch}.rope.scaling.factor", 4);
+                w.AddUInt32($"{arch}.rope.scaling.original_context_length", 64);
+            });
+            var e = Assert.Throws<NotSupportedException>(() => LlamaModel.FromGguf(yarn));
+            Assert.Contains("rope.scaling.type 'yarn'", e.Message);
+        }
+        finally
+        {
+            File.Delete(linear);
+            File.Delete(yarn);
+        }
     }
 }

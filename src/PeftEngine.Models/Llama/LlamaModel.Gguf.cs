@@ -72,9 +72,11 @@ public sealed partial class LlamaModel
         bool qkvBias = file.Contains("blk.0.attn_q.bias"), oBias = file.Contains("blk.0.attn_output.bias");
         int? eos = file.Has("tokenizer.ggml.eos_token_id") ? (int)file.GetInteger("tokenizer.ggml.eos_token_id") : null;
         int? bos = file.Has("tokenizer.ggml.bos_token_id") ? (int)file.GetInteger("tokenizer.ggml.bos_token_id") : null;
-        RopeScaling? scaling = null;
-        if (file.Has($"{arch}.rope.scaling.type") && file.GetString($"{arch}.rope.scaling.type") == "linear")
-            scaling = new RopeScaling("linear", Number("rope.scaling.factor", 1.0));
+        RopeScaling? scaling = null;   // llama3 scaling comes as the rope_freqs tensor, not as metadata
+        string ropeType = file.Has($"{arch}.rope.scaling.type") ? file.GetString($"{arch}.rope.scaling.type") : "none";
+        if (ropeType == "linear") scaling = new RopeScaling("linear", Number("rope.scaling.factor", 1.0));
+        else if (ropeType != "none")
+            throw new NotSupportedException($"LlamaModel.FromGguf: '{file.Path}' has {arch}.rope.scaling.type '{ropeType}'; supported: none, linear (and llama3 through rope_freqs.weight)");
         T Fill<T>() where T : RopeDecoderConfig, new() => new T
         {
             ModelType = arch, VocabSize = vocab, HiddenSize = hidden, NumHiddenLayers = Int("block_count"),
