@@ -287,6 +287,33 @@ public abstract class Module : IDisposable
         return this;
     }
 
+    /// <summary>Moves every parameter and buffer to <paramref name="device"/> in place of the old tensors (which are
+    /// disposed); gradients are dropped. Tied parameters stay tied (each parameter object moves once).</summary>
+    /// <remarks>PyTorch: module.to(device).</remarks>
+    public Module To(Device device)
+    {
+        using (GradMode.Disable())
+        {
+            foreach (var p in Parameters())
+            {
+                if (p.Data.Device == device) continue;
+                var old = p.Data;
+                old.ZeroGrad();
+                p.Data = old.To(device);
+                old.Dispose();
+            }
+            foreach (var (_, m) in NamedModules())
+                foreach (var name in m._buffers.Keys.ToList())
+                {
+                    var old = m._buffers[name];
+                    if (old.Device == device) continue;
+                    m._buffers[name] = TensorScope.Detach(old.To(device));
+                    old.Dispose();
+                }
+        }
+        return this;
+    }
+
     // ---------------------------------------------------------------- state dict
 
     /// <summary>Every parameter and persistent buffer by dotted name, as detached views of the module's
