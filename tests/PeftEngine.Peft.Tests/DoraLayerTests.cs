@@ -168,6 +168,70 @@ public class DoraLayerTests
         }
     }
 
+    // Σ y ⊙ g for a fixed random g: a scalar loss of one layer's output
+    private static Tensor Loss(LoraLayer layer, Tensor x, Tensor g)
+    {
+        using var y = layer.Forward(x);
+        using var yg = Ops.Mul(y, g);
+        return Ops.Sum(yg);
+    }
+
+    // Central differences of the loss in each element of t (the loss is linear in the magnitude and in the
+    // conv input, so the difference quotient is exact up to float32 rounding).
+    private static double[] FiniteDifferences(LoraLayer layer, Tensor x, Tensor g, Tensor t, double h = 1e-2)
+    {
+        using var _ = GradMode.Disable();
+        var values = t.ToFloatArray();
+        var result = new double[values.Length];
+        for (int i = 0; i < values.Length; i++)
+        {
+            double Eval(float v)
+            {
+                var copy = (float[])values.Clone();
+                copy[i] = v;
+                Set(t, copy);
+                using var l = Loss(layer, x, g);
+                return l.ToDoubleArray()[0];
+            }
+            result[i] = (Eval(values[i] + (float)h) - Eval(values[i] - (float)h)) / (2 * h);
+        }
+        Set(t, values);
+        return result;
+    }
+
+    [Fact]
+    public void DoraMagnitudeAndInputGradientsMatchFiniteDifferences()
+    {
+        // random, trained-looking adapters (B != 0, m != its initial norm) on Conv2d(3 -> 4, 3x3, padding 1) and
+        // Embedding(6, 5); the autograd gradients of m and of the conv input equal central differences
+        var conv = new Conv2d(3, 4, (3, 3), padding: (1, 1), generator: new Generator(11));
+        var emb = new Embedding(6, 5, generator: new Generator(12));
+        var peft = PeftModel.Create(new Probe(emb, conv), new LoraConfig { TargetModules = TargetModules.Of("emb", "conv"), R = 2, LoraAlpha = 3, UseDora = true, InitLoraWeights = LoraInit.Random }, generator: new Generator(13));
+        using (peft)
+        {
+            peft.Eval();
+            foreach (var name in new[] { "emb", "conv" })
+            {
+                var layer = peft.Model.GetSubmodule<LoraLayer>(name);
+                var m = layer.MagnitudeVector["default"].Weight;
+                using (GradMode.Disable())
+                using (var u = TestData.Uniform(14, m.Shape, DType.F32, 0.5, 1.5))
+                using (var scaled = Ops.Mul(m.Data, u))
+                    Ops.CopyInPlace(m, scaled);
+                bool isConv = name == "conv";
+                using var x = isConv ? TestData.Uniform(15, new Shape(2, 3, 4, 5), DType.F32) : Tensor.FromArray(new long[] { 0, 5, 2, 2, 3 }, 1, 5);
+                if (isConv) x.RequireGrad();
+                using var probe = layer.Forward(x);
+                using var g = TestData.Uniform(16, probe.Shape, DType.F32);
+                m.Grad?.Dispose();
+                m.Grad = null;
+                using (var l = Loss(layer, x, g)) l.Backward();
+                TestData.AssertClose(FiniteDifferences(layer, x, g, m), m.Grad!.ToDoubleArray(), 2e-3, 2e-3, name + " magnitude gradient");
+                if (isConv) TestData.AssertClose(FiniteDifferences(layer, x, g, x), x.Grad!.ToDoubleArray(), 2e-3, 2e-3, "conv input gradient");
+            }
+        }
+    }
+
     private static (Probe Model, SafetensorsFile Expected) LoadFixture()
     {
         var model = new Probe(new Embedding(7, 4), new Conv2d(3, 4, (3, 3), padding: (1, 1)));
