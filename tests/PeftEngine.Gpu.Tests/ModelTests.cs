@@ -12,6 +12,10 @@ public class ModelTests
         "{\"model_type\":\"gpt2\",\"vocab_size\":40,\"n_positions\":16,\"n_embd\":16,\"n_layer\":2,\"n_head\":2,"
         + "\"attn_pdrop\":0,\"resid_pdrop\":0,\"embd_pdrop\":0}"), generator: new Generator(7));
 
+    private static LlamaModel TinyLlama() => new((RopeDecoderConfig)HfConfig.Parse(
+        "{\"model_type\":\"llama\",\"vocab_size\":40,\"hidden_size\":16,\"intermediate_size\":24,\"num_hidden_layers\":2,"
+        + "\"num_attention_heads\":4,\"num_key_value_heads\":2,\"max_position_embeddings\":32}"), generator: new Generator(7));
+
     private static Tensor Ids()
     {
         var ids = new long[2 * 6];
@@ -52,6 +56,17 @@ public class ModelTests
         var onCpu = TinyGpt2();
         var cpu = TrainStep(onCpu, (x, y) => onCpu.Loss(x, y), Device.Cpu);
         var onGpu = TinyGpt2();
+        var gpu = TrainStep(onGpu, (x, y) => onGpu.Loss(x, y), GpuParity.Device);
+        AssertSame(cpu, gpu);
+    }
+
+    [Fact]
+    public void LlamaTrainingStepMatchesCpu()
+    {
+        // rotary tables, RMSNorm, grouped-query attention and the gated MLP on the device
+        var onCpu = TinyLlama();
+        var cpu = TrainStep(onCpu, (x, y) => onCpu.Loss(x, y), Device.Cpu);
+        var onGpu = TinyLlama();
         var gpu = TrainStep(onGpu, (x, y) => onGpu.Loss(x, y), GpuParity.Device);
         AssertSame(cpu, gpu);
     }

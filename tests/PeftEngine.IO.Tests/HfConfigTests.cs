@@ -257,6 +257,20 @@ public class HfConfigTests
     }
 
     [Fact]
+    public void UnimplementedRopeScalingTypesAreRefusedNotIgnored()
+    {
+        // dynamic NTK equals the plain frequencies up to the original context; yarn and longrope change them (and
+        // yarn the attention scale) at every length, so they must not fall back to the plain tables
+        Assert.Equal(RopeScaling.InverseFrequencies(4, 10000, null), RopeScaling.InverseFrequencies(4, 10000, new RopeScaling("dynamic", 4)));
+        var c = Assert.IsType<Qwen2Config>(HfConfig.Parse(
+            """{"model_type": "qwen2", "rope_scaling": {"type": "yarn", "factor": 4.0, "original_max_position_embeddings": 32768}}"""));
+        Assert.Equal("yarn", c.RopeScaling!.RopeType);
+        var e = Assert.Throws<NotSupportedException>(() => c.RopeInverseFrequencies());
+        Assert.Contains("yarn", e.Message);
+        Assert.Throws<NotSupportedException>(() => RopeScaling.InverseFrequencies(4, 10000, new RopeScaling("longrope", 4)));
+    }
+
+    [Fact]
     public void Mistral()
     {
         var c = Assert.IsType<MistralConfig>(HfConfig.Parse(MistralJson));

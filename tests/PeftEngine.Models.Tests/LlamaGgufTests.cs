@@ -21,7 +21,9 @@ public class LlamaGgufTests
     ];
 
     /// <summary>Writes the fixture <paramref name="name"/> as a GGUF file the way llama.cpp would.</summary>
-    internal static void WriteGguf(string name, string path, string? architecture = null, DType? matrixDType = null, bool q4Matrices = false)
+    internal static void WriteGguf(string name, string path, string? architecture = null, DType? matrixDType = null, bool q4Matrices = false,
+        GgmlType blockType = GgmlType.Q4_0,
+        Action<GgufWriter, string>? extraMetadata = null)
     {
         var config = (RopeDecoderConfig)HfConfig.Load(Path.Combine(LlamaFixture.Directory(name), "config.json"));
         string arch = architecture ?? (config.ModelType == "qwen2" ? "qwen2" : "llama");   // Mistral is written as llama
@@ -50,7 +52,8 @@ public class LlamaGgufTests
             if (permute && permuteHeads is int heads) { t = LlamaQkPermutation.Apply(t, heads); owned.Add(t); }
             if (matrixDType is DType md && t.Rank == 2) { t = Ops.Cast(t, md); owned.Add(t); }   // as llama.cpp's f16 / bf16 outtypes
             if (q4Matrices && t.Rank == 2 && t.Shape[1] % 32 == 0)                                  // as llama.cpp's q4_0 outtype
-                w.AddRaw(gguf, GgmlType.Q4_0, t.Shape.ToArray(), Quant.GgmlLegacyBlocks.QuantizeQ4_0(t.ToFloatArray()));
+                w.AddRaw(gguf, blockType, t.Shape.ToArray(), blockType == GgmlType.Q8_0
+                    ? GgufQuants.QuantizeQ8_0(t.ToFloatArray()) : Quant.GgmlLegacyBlocks.QuantizeQ4_0(t.ToFloatArray()));
             else w.AddTensor(gguf, t);
         }
         Add("token_embd.weight", "model.embed_tokens.weight");
@@ -82,6 +85,7 @@ public class LlamaGgufTests
             owned.Add(f);
             w.AddTensor("rope_freqs.weight", f);
         }
+        extraMetadata?.Invoke(w, arch);
         w.Save(path);
         foreach (var t in owned) t.Dispose();
     }
@@ -205,5 +209,39 @@ public class LlamaGgufTests
             Assert.Contains("llama.embedding_length", e.Message);
         }
         finally { File.Delete(path); }
+    }
+
+    [Fact]
+    public void GgufRopeScalingLinearIsAppliedAndYarnIsRefused()
+    {
+        string linear = Path.Combine(Path.GetTempPath(), $"linear-{Guid.NewGuid():N}.gguf");
+        string yarn = Path.Combine(Path.GetTempPath(), $"yarn-{Guid.NewGuid():N}.gguf");
+        try
+        {
+            WriteGguf("llama", linear, extraMetadata: (w, arch) =>
+            {
+                w.AddString($"{arch}.rope.scaling.type", "linear");
+                w.AddFloat32($"{arch}.rope.scaling.factor", 4);
+            });
+            using (var model = LlamaModel.FromGguf(linear))
+            {
+                Assert.Equal(new RopeScaling("linear", 4), model.Config.RopeScaling);
+                var plain = RopeScaling.InverseFrequencies(model.Config.HeadDim, model.Config.RopeTheta, null);
+                Assert.Equal(plain.Select(f => f / 4), model.Config.RopeInverseFrequencies());
+            }
+            WriteGguf("llama", yarn, extraMetadata: (w, arch) =>
+            {
+                w.AddString($"{arch}.rope.scaling.type", "yarn");
+                w.AddFloat32($"{arch}.rope.scaling.factor", 4);
+                w.AddUInt32($"{arch}.rope.scaling.original_context_length", 64);
+            });
+            var e = Assert.Throws<NotSupportedException>(() => LlamaModel.FromGguf(yarn));
+            Assert.Contains("rope.scaling.type 'yarn'", e.Message);
+        }
+        finally
+        {
+            File.Delete(linear);
+            File.Delete(yarn);
+        }
     }
 }

@@ -26,13 +26,19 @@ public sealed record RopeScaling(string RopeType, double Factor, double? LowFreq
     /// <summary>
     /// The rotary inverse frequencies <c>theta^(-2j/dim)</c>, j &lt; dim/2, with this scaling applied ("linear" divides
     /// every frequency by the factor; "llama3" divides low frequencies, keeps high ones and blends in between).
-    /// Other types are returned unscaled (they act at run time or need extra state).
+    /// "default" and "dynamic" give the unscaled frequencies: dynamic NTK scaling changes nothing up to
+    /// original_max_position_embeddings, and beyond that it is not implemented (the tables are those of the
+    /// original context).
     /// </summary>
+    /// <exception cref="NotSupportedException">For "yarn", "longrope" and unknown types, whose frequencies (and, for
+    /// yarn, attention scale) are not implemented: computing without them would silently give other logits.</exception>
     public static double[] InverseFrequencies(int dim, double theta, RopeScaling? scaling)
     {
         var inv = new double[dim / 2];
         for (int j = 0; j < inv.Length; j++) inv[j] = Math.Pow(theta, -2.0 * j / dim);
         if (scaling is null) return inv;
+        if (scaling.RopeType is not ("default" or "linear" or "llama3" or "dynamic"))
+            throw new NotSupportedException($"rope_scaling type '{scaling.RopeType}' is not supported (default, linear, llama3 and dynamic up to the original context are)");
         if (scaling.RopeType == "linear")
         {
             for (int j = 0; j < inv.Length; j++) inv[j] /= scaling.Factor;

@@ -10,7 +10,8 @@ namespace PeftEngine.IO.Tokenizers;
 /// </summary>
 /// <remarks>
 /// Equivalent: llama.cpp's <c>llama_vocab::load</c>. Values may be any list/number types (string[], List&lt;object&gt;,
-/// float[], uint, ...); keys may be given with or without the "tokenizer.ggml." prefix. Token types follow
+/// float[], uint, the GgufArray of <c>GgufFile.Metadata</c>, ...); keys may be given with or without the
+/// "tokenizer.ggml." prefix. Token types follow
 /// llama.cpp: 3 = control (special added token), 4 = user-defined (added token, not special). BERT vocabularies
 /// are stored in llama.cpp's "phantom space" form (word starts prefixed by '▁', "##" removed from
 /// continuations) and are converted back to WordPiece form here.
@@ -107,6 +108,7 @@ public static class GgufTokenizerFactory
 
     private static IEnumerable<string> Strings(object value) => value switch
     {
+        Gguf.GgufArray a => Strings(a.Items),          // as GgufFile.Metadata holds arrays
         IEnumerable<string> s => s,
         IEnumerable e => e.Cast<object>().Select(o => o as string ?? o?.ToString() ?? ""),
         _ => throw new InvalidDataException($"GGUF tokenizer: expected a string array, got {value.GetType().Name}."),
@@ -114,6 +116,7 @@ public static class GgufTokenizerFactory
 
     private static IEnumerable<double> Numbers(object value) => value switch
     {
+        Gguf.GgufArray a => Numbers(a.Items),
         IEnumerable e and not string => e.Cast<object>().Select(o => Convert.ToDouble(o, CultureInfo.InvariantCulture)),
         _ => throw new InvalidDataException($"GGUF tokenizer: expected a numeric array, got {value.GetType().Name}."),
     };

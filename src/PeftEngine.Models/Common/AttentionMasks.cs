@@ -23,7 +23,8 @@ public static class AttentionMasks
     /// <param name="queryLength">T, the new positions.</param>
     /// <param name="keyLength">S, cached plus new positions.</param>
     /// <param name="slidingWindow">W: query i sees keys j with i - j &lt; W (Mistral); null for full attention.</param>
-    /// <param name="dtype">The scores' dtype (F32 or F64).</param>
+    /// <param name="dtype">The scores' dtype (F32 or F64); a bf16/f16 model's weight dtype gives F32, the dtype
+    /// its layers compute in.</param>
     public static Tensor? Build(Tensor? attentionMask, int batch, int queryLength, int keyLength, int? slidingWindow, DType dtype)
     {
         bool[]? real = attentionMask is null ? null : ReadMask(attentionMask, batch, keyLength);
@@ -47,7 +48,7 @@ public static class AttentionMasks
                 }
             }
         using var mask = Tensor.FromArray(values, batch, 1, t, s);   // (B, 1, T, S)
-        return dtype == DType.F32 ? mask.Alias() : Ops.Cast(mask, dtype);
+        return dtype == DType.F32 || !dtype.IsCompute() ? mask.Alias() : Ops.Cast(mask, dtype);
     }
 
     /// <summary>Reads a (B, S) 0/1 mask into booleans, checking its shape and values.</summary>

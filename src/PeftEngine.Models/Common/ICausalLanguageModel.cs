@@ -39,9 +39,11 @@ public interface ICausalLanguageModel
 /// <summary>One <see cref="KvCache"/> per attention layer of a model, disposed together.</summary>
 public sealed class ModelKvCache(IReadOnlyList<KvCache> layers) : IDisposable
 {
-    /// <summary>Allocates <paramref name="layers"/> empty caches of (batch, kvHeads, maxLength, headDim) each.</summary>
+    /// <summary>Allocates <paramref name="layers"/> empty caches of (batch, kvHeads, maxLength, headDim) each, in
+    /// <paramref name="dtype"/> (the model's weight dtype; bf16/f16 models compute and cache in f32).</summary>
     public static ModelKvCache Allocate(int layers, int batch, int kvHeads, int maxLength, int headDim, DType dtype)
     {
+        if (!dtype.IsCompute()) dtype = DType.F32;
         var caches = new List<KvCache>(layers);
         for (int i = 0; i < layers; i++) caches.Add(new KvCache(batch, kvHeads, maxLength, headDim, dtype));
         return new ModelKvCache(caches);

@@ -19,7 +19,9 @@ public sealed partial class LlamaModel
     /// </summary>
     /// <remarks>HF: AutoModelForCausalLM.from_pretrained(dir, gguf_file=...) (which dequantizes likewise).
     /// Errors name the file and the metadata key or tensor.</remarks>
-    public static LlamaModel FromGguf(string path, DType dtype = DType.F32)
+    public static LlamaModel FromGguf(string path, DType dtype = DType.F32) => FromGguf(path, dtype, keepPacked: false);
+
+    private static LlamaModel FromGguf(string path, DType dtype, bool keepPacked)
     {
         ArgumentNullException.ThrowIfNull(path);
         if (!File.Exists(path)) throw new FileNotFoundException($"LlamaModel.FromGguf: '{path}' does not exist", path);
@@ -37,7 +39,8 @@ public sealed partial class LlamaModel
                     throw new InvalidDataException($"LlamaModel.FromGguf: 'rope_freqs.weight' in '{path}' has {f.Length} factors, expected head_dim / 2 = {inv.Length}");
                 model.Transformer.ReplaceRotary(new LlamaRotaryEmbedding(inv.Select((x, j) => x / f[j]).ToArray(), config.MaxPositionEmbeddings));
             }
-            WeightLoader.Load(model, new GgufWeights(file, dtype), "LlamaModel.FromGguf", path, key => key == "rope_freqs.weight", dtype);
+            var packed = keepPacked ? KeepPacked(model, file) : [];
+            WeightLoader.Load(model, new GgufWeights(file, dtype), "LlamaModel.FromGguf", path, key => key == "rope_freqs.weight" || packed.Contains(key), dtype);
             model.Eval();
             return model;
         }
@@ -69,9 +72,11 @@ public sealed partial class LlamaModel
         bool qkvBias = file.Contains("blk.0.attn_q.bias"), oBias = file.Contains("blk.0.attn_output.bias");
         int? eos = file.Has("tokenizer.ggml.eos_token_id") ? (int)file.GetInteger("tokenizer.ggml.eos_token_id") : null;
         int? bos = file.Has("tokenizer.ggml.bos_token_id") ? (int)file.GetInteger("tokenizer.ggml.bos_token_id") : null;
-        RopeScaling? scaling = null;
-        if (file.Has($"{arch}.rope.scaling.type") && file.GetString($"{arch}.rope.scaling.type") == "linear")
-            scaling = new RopeScaling("linear", Number("rope.scaling.factor", 1.0));
+        RopeScaling? scaling = null;   // llama3 scaling comes as the rope_freqs tensor, not as metadata
+        string ropeType = file.Has($"{arch}.rope.scaling.type") ? file.GetString($"{arch}.rope.scaling.type") : "none";
+        if (ropeType == "linear") scaling = new RopeScaling("linear", Number("rope.scaling.factor", 1.0));
+        else if (ropeType != "none")
+            throw new NotSupportedException($"LlamaModel.FromGguf: '{file.Path}' has {arch}.rope.scaling.type '{ropeType}'; supported: none, linear (and llama3 through rope_freqs.weight)");
         T Fill<T>() where T : RopeDecoderConfig, new() => new T
         {
             ModelType = arch, VocabSize = vocab, HiddenSize = hidden, NumHiddenLayers = Int("block_count"),

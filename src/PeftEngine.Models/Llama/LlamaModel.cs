@@ -14,25 +14,27 @@ public sealed partial class LlamaModel : Module, ICausalLanguageModel, IPosition
 {
     /// <summary>Creates a randomly initialised model in training mode.</summary>
     /// <param name="config">A llama, mistral or qwen2 config.</param>
-    /// <param name="dtype">Parameter dtype: F32 or F64 (the compute dtypes).</param>
+    /// <param name="dtype">Parameter dtype: F32 or F64, or BF16/F16 (stored in 16 bits, computed in f32).</param>
     /// <param name="generator">Random source for the initialisation.</param>
     /// <remarks>PyTorch/HF: LlamaForCausalLM(config).</remarks>
     public LlamaModel(RopeDecoderConfig config, DType dtype = DType.F32, Generator? generator = null)
     {
         ArgumentNullException.ThrowIfNull(config);
-        if (!dtype.IsCompute())
-            throw new ArgumentException($"LlamaModel: parameters must be f32 or f64 to compute with, not {dtype.Name()} (checkpoints in bf16/f16 are converted on load)");
+        if (!dtype.IsFloat())
+            throw new ArgumentException($"LlamaModel: parameters must be f32, f64, bf16 or f16, not {dtype.Name()}");
+        var build = dtype.IsCompute() ? dtype : DType.F32;   // 16-bit: initialised in f32, then stored in 16 bits
         Config = config;
-        var body = RegisterModule("model", new LlamaTransformer(config, dtype, generator));
+        var body = RegisterModule("model", new LlamaTransformer(config, build, generator));
         if (config.TieWordEmbeddings)
         {
             RegisterModule("lm_head", new TiedLmHead(body.EmbedTokens));
         }
         else
         {
-            var head = RegisterModule("lm_head", new Linear(config.HiddenSize, config.VocabSize, bias: false, dtype, generator));
+            var head = RegisterModule("lm_head", new Linear(config.HiddenSize, config.VocabSize, bias: false, build, generator));
             using (GradMode.Disable()) Init.Normal(head.Weight, 0, 0.02, generator);
         }
+        if (build != dtype) To(dtype);
     }
 
     /// <summary>The configuration the model was built from.</summary>

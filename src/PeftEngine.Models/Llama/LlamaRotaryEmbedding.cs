@@ -5,14 +5,14 @@ namespace PeftEngine.Models;
 /// <summary>
 /// The rotary position tables of a LLaMA-family model: cos and sin of p · f_k for positions p and the
 /// inverse frequencies f_k (rope_theta^(-2k/D), with the config's rope scaling applied, e.g. llama3's).
-/// Tables are built on first use for the positions needed (doubling), per dtype, so a 128k-context config does
+/// Tables are built on first use for the positions needed (doubling), per dtype and device, so a 128k-context config does
 /// not allocate 128k rows up front.
 /// </summary>
 /// <remarks>HF: LlamaRotaryEmbedding (inv_freq from ROPE_INIT_FUNCTIONS; HF evaluates the angles in float32,
 /// here in double). Applied rotate-half style (HF's apply_rotary_pos_emb) by <see cref="Ops.ApplyRotary"/>.</remarks>
 public sealed class LlamaRotaryEmbedding : IDisposable
 {
-    private readonly Dictionary<DType, (Tensor Cos, Tensor Sin)> _tables = [];
+    private readonly Dictionary<(DType, Device), (Tensor Cos, Tensor Sin)> _tables = [];
     private readonly object _lock = new();
 
     /// <summary>Tables for the given inverse frequencies (one per pair of features: D/2 values).</summary>
@@ -37,7 +37,7 @@ public sealed class LlamaRotaryEmbedding : IDisposable
     /// <summary>Rotates x (B, n, T, D) as positions <paramref name="offset"/> .. offset + T - 1.</summary>
     public Tensor Apply(Tensor x, int offset)
     {
-        var (cos, sin) = Tables(x.DType, offset + x.Shape[-2]);
+        var (cos, sin) = Tables(x.DType, x.Device, offset + x.Shape[-2]);
         return Ops.ApplyRotary(x, cos, sin, offset);
     }
 
@@ -52,7 +52,7 @@ public sealed class LlamaRotaryEmbedding : IDisposable
             throw new ArgumentException($"LlamaRotaryEmbedding: position ids must be (B = {b}, T = {t}) i64, got {positionIds.DType.Name()} {positionIds.Shape}");
         if (d != 2 * half) throw new ArgumentException($"LlamaRotaryEmbedding: head dim {d} must be twice the {half} frequencies");
         long max = (long)positionIds.ToDoubleArray().DefaultIfEmpty(0).Max();
-        var (cos, sin) = Tables(x.DType, (int)max + 1);
+        var (cos, sin) = Tables(x.DType, x.Device, (int)max + 1);
         using var cosRows = Ops.Embedding(cos, positionIds);           // (B, T) -> (B, T, D/2)
         using var sinRows = Ops.Embedding(sin, positionIds);
         using var c = Ops.Unsqueeze(cosRows, 1);                       // (B, T, D/2) -> (B, 1, T, D/2)
@@ -68,13 +68,13 @@ public sealed class LlamaRotaryEmbedding : IDisposable
         return Ops.Cat([y1, y2], 3);                                   // (B, n, T, D)
     }
 
-    private (Tensor Cos, Tensor Sin) Tables(DType dtype, int positions)
+    private (Tensor Cos, Tensor Sin) Tables(DType dtype, Device device, int positions)
     {
         if (positions > MaxPositions)
             throw new ArgumentException($"LlamaRotaryEmbedding: position {positions - 1} is beyond max_position_embeddings {MaxPositions}");
         lock (_lock)
         {
-            if (_tables.TryGetValue(dtype, out var t) && t.Cos.Shape[0] >= positions) return t;
+            if (_tables.TryGetValue((dtype, device), out var t) && t.Cos.Shape[0] >= positions) return t;
             int rows = Math.Min(MaxPositions, Math.Max(positions, Math.Max(64, 2 * (t.Cos?.Shape[0] ?? 0))));
             if (t.Cos is not null) { t.Cos.Dispose(); t.Sin.Dispose(); }
             int half = InverseFrequencies.Length;
@@ -87,16 +87,17 @@ public sealed class LlamaRotaryEmbedding : IDisposable
                     cos[(long)p * half + k] = Math.Cos(angle);
                     sin[(long)p * half + k] = Math.Sin(angle);
                 }
-            var made = (Table(cos, rows, half, dtype), Table(sin, rows, half, dtype));
-            _tables[dtype] = made;
+            var made = (Table(cos, rows, half, dtype, device), Table(sin, rows, half, dtype, device));
+            _tables[(dtype, device)] = made;
             return made;
         }
     }
 
-    private static Tensor Table(double[] values, int rows, int half, DType dtype)
+    private static Tensor Table(double[] values, int rows, int half, DType dtype, Device device)
     {
         using var t = Tensor.FromArray(values, rows, half);   // (P, D/2)
-        return TensorScope.Detach(dtype == DType.F64 ? t.Alias() : Ops.Cast(t, dtype));
+        using var typed = dtype == DType.F64 ? t.Alias() : Ops.Cast(t, dtype);
+        return TensorScope.Detach(device == typed.Device ? typed.Alias() : typed.To(device));
     }
 
     /// <summary>Frees the tables.</summary>

@@ -36,7 +36,10 @@ public sealed class Conv1D : Module
     public override Tensor Forward(Tensor x)
     {
         using var wt = Ops.Transpose(Weight, 0, 1);   // (in, out) -> (out, in) view
-        return Ops.Linear(x, wt, Bias);
+        var dtype = HalfPrecision.Compute(x.DType);   // 16-bit bias or input: f32 (see HalfPrecision)
+        using var xc = HalfPrecision.CastIfNeeded(x, dtype);
+        using var b = HalfPrecision.CastIfNeeded(Bias.Data, dtype);
+        return Ops.Linear(xc ?? x, wt, b ?? Bias.Data);
     }
 
     /// <inheritdoc/>

@@ -36,7 +36,13 @@ public sealed class Embedding : Module
     public Parameter Weight => GetParameter("weight")!;
 
     /// <summary>I64 ids (…) -> vectors (…, dim).</summary>
-    public override Tensor Forward(Tensor ids) => Ops.Embedding(Weight, ids);
+    /// <remarks>A bf16/f16 table gives f32 vectors (see <see cref="HalfPrecision"/>).</remarks>
+    public override Tensor Forward(Tensor ids)
+    {
+        var y = Ops.Embedding(Weight, ids);
+        if (!HalfPrecision.IsHalf(y.DType)) return y;
+        using (y) return Ops.Cast(y, DType.F32);
+    }
 
     /// <inheritdoc/>
     protected override string ExtraRepr() => $"{NumEmbeddings}, {EmbeddingDim}" + (PaddingIdx is int p ? $", padding_idx={p}" : "");

@@ -34,7 +34,15 @@ public sealed class LayerNorm : Module
     public Parameter? Bias => GetParameter("bias");
 
     /// <inheritdoc/>
-    public override Tensor Forward(Tensor x) => Ops.LayerNorm(x, NormalizedShape, Weight?.Data, Bias?.Data, Eps);
+    /// <remarks>A bf16/f16 weight, bias or input is computed in f32 (see <see cref="HalfPrecision"/>).</remarks>
+    public override Tensor Forward(Tensor x)
+    {
+        var dtype = HalfPrecision.Compute(x.DType);
+        using var xc = HalfPrecision.CastIfNeeded(x, dtype);
+        using var w = HalfPrecision.CastIfNeeded(Weight?.Data, dtype);
+        using var b = HalfPrecision.CastIfNeeded(Bias?.Data, dtype);
+        return Ops.LayerNorm(xc ?? x, NormalizedShape, w ?? Weight?.Data, b ?? Bias?.Data, Eps);
+    }
 
     /// <inheritdoc/>
     protected override string ExtraRepr() => $"({string.Join(", ", NormalizedShape)}), eps={Eps}";

@@ -38,7 +38,15 @@ public sealed class Linear : Module
     public Parameter? Bias => GetParameter("bias");
 
     /// <summary>(…, in) -> (…, out).</summary>
-    public override Tensor Forward(Tensor x) => Ops.Linear(x, Weight, Bias?.Data);
+    /// <remarks>A bf16/f16 weight stays 16-bit (the GEMM widens it); a 16-bit bias or input is cast to f32
+    /// (see <see cref="HalfPrecision"/>).</remarks>
+    public override Tensor Forward(Tensor x)
+    {
+        var dtype = HalfPrecision.Compute(x.DType);
+        using var xc = HalfPrecision.CastIfNeeded(x, dtype);
+        using var b = HalfPrecision.CastIfNeeded(Bias?.Data, dtype);
+        return Ops.Linear(xc ?? x, Weight, b ?? Bias?.Data);
+    }
 
     /// <inheritdoc/>
     protected override string ExtraRepr() => $"in_features={InFeatures}, out_features={OutFeatures}, bias={Bias is not null}";

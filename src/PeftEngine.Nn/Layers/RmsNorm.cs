@@ -23,7 +23,14 @@ public sealed class RmsNorm : Module
     public Parameter Weight => GetParameter("weight")!;
 
     /// <inheritdoc/>
-    public override Tensor Forward(Tensor x) => Ops.RmsNorm(x, Weight, Eps);
+    /// <remarks>A bf16/f16 weight or input is computed in f32 (see <see cref="HalfPrecision"/>).</remarks>
+    public override Tensor Forward(Tensor x)
+    {
+        var dtype = HalfPrecision.Compute(x.DType);
+        using var xc = HalfPrecision.CastIfNeeded(x, dtype);
+        using var w = HalfPrecision.CastIfNeeded(Weight, dtype);
+        return Ops.RmsNorm(xc ?? x, w ?? Weight.Data, Eps);
+    }
 
     /// <inheritdoc/>
     protected override string ExtraRepr() => $"({Dim},), eps={Eps}";

@@ -23,8 +23,8 @@ public sealed class LoraLinear : LoraLayer
         {
             case Linear l: (InFeatures, OutFeatures, FanInFanOut) = (l.InFeatures, l.OutFeatures, false); break;
             case Conv1D c: (InFeatures, OutFeatures, FanInFanOut) = (c.InFeatures, c.OutFeatures, true); break;
-            case Linear4Bit q: (InFeatures, OutFeatures, FanInFanOut) = (q.InFeatures, q.OutFeatures, false); break;
-            default: throw new ArgumentException($"LoraLinear: expected Linear, Conv1D or Linear4Bit, got {baseLayer.GetType().Name}");
+            case IQuantizedLinear q: (InFeatures, OutFeatures, FanInFanOut) = (q.InFeatures, q.OutFeatures, false); break;
+            default: throw new ArgumentException($"LoraLinear: expected Linear, Conv1D or a quantized linear layer (Linear4Bit, GgufLinear), got {baseLayer.GetType().Name}");
         }
     }
 
@@ -50,20 +50,20 @@ public sealed class LoraLinear : LoraLayer
     {
         Linear l => l.Bias,
         Conv1D c => c.Bias,
-        Linear4Bit q => q.Bias,
+        IQuantizedLinear q => q.Bias,
         _ => null,
     };
 
-    /// <summary>True when the base layer is a frozen 4-bit <see cref="Linear4Bit"/> (QLoRA).</summary>
-    public bool IsQuantizedBase => BaseLayer is Linear4Bit;
+    /// <summary>True when the base layer is a frozen quantized layer (<see cref="Linear4Bit"/>, QLoRA, or a packed <see cref="GgufLinear"/>).</summary>
+    public bool IsQuantizedBase => BaseLayer is IQuantizedLinear;
 
     /// <inheritdoc/>
-    protected override Tensor ReadBaseWeight() => BaseLayer is Linear4Bit q ? q.Dequantize() : base.ReadBaseWeight();
+    protected override Tensor ReadBaseWeight() => BaseLayer is IQuantizedLinear q ? q.Dequantize() : base.ReadBaseWeight();
 
     /// <inheritdoc/>
     protected override void WriteBaseWeight(Tensor weight)
     {
-        if (BaseLayer is Linear4Bit q) q.Requantize(weight);
+        if (BaseLayer is IQuantizedLinear q) q.Requantize(weight);
         else base.WriteBaseWeight(weight);
     }
 
@@ -81,7 +81,7 @@ public sealed class LoraLinear : LoraLayer
     internal override Tensor BaseWeightOutIn()
     {
         using var _ = GradMode.Disable();
-        if (BaseLayer is Linear4Bit q) return q.Dequantize();                                   // (out, in) f32
+        if (BaseLayer is IQuantizedLinear q) return q.Dequantize();                                   // (out, in) f32
         using var w = FanInFanOut ? Ops.Transpose(BaseWeight, 0, 1) : BaseWeight.Data.Alias();   // (in, out) -> (out, in)
         return w.DType == DType.F32 ? Ops.Contiguous(w) : Ops.Cast(w, DType.F32);
     }

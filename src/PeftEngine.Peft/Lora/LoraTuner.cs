@@ -18,7 +18,7 @@ public sealed class LoraTuner : ModuleTuner
     public override string PeftType => "LORA";
 
     /// <inheritdoc/>
-    protected override bool CanAdapt(Module module) => module is Linear or Conv1D or Linear4Bit or Embedding or Conv1d or Conv2d;
+    protected override bool CanAdapt(Module module) => module is Linear or Conv1D or IQuantizedLinear or Embedding or Conv1d or Conv2d;
 
     /// <inheritdoc/>
     protected override bool OwnsLayer(ITunerLayer layer) => layer is LoraLayer;
@@ -76,7 +76,7 @@ public sealed class LoraTuner : ModuleTuner
         {
             Linear => new LoraLinear(target, runtime),
             Conv1D => new LoraLinear(target, runtime),
-            Linear4Bit => new LoraLinear(target, runtime),
+            IQuantizedLinear => new LoraLinear(target, runtime),
             Embedding e => new LoraEmbedding(e, runtime),
             _ => new LoraConv(target, runtime),
         };

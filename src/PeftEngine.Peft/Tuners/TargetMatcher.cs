@@ -44,7 +44,7 @@ public static class TargetMatcher
     public static bool FullMatch(string pattern, string key) => Regex.IsMatch(key, @"\A(?:" + pattern + @")\z");
 
     /// <summary>True for the layer types all-linear expands to.</summary>
-    public static bool IsLinearLayer(Module m) => m is Linear or Conv1D or Quant.Linear4Bit;
+    public static bool IsLinearLayer(Module m) => m is Linear or Conv1D or Quant.IQuantizedLinear;
 
     /// <summary>
     /// The paths all-linear stands for in <paramref name="model"/>: every <see cref="Linear"/> / <see cref="Conv1D"/>

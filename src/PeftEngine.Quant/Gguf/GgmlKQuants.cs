@@ -74,7 +74,7 @@ public static class GgmlKQuants
     }
 
     /// <summary>Scale and min j (0..7) of a Q4_K/Q5_K block, 6 bits each, packed into 12 bytes.</summary>
-    private static (int Scale, int Min) ScaleMin(int j, ReadOnlySpan<byte> s) => j < 4
+    internal static (int Scale, int Min) ScaleMin(int j, ReadOnlySpan<byte> s) => j < 4
         ? (s[j] & 63, s[j + 4] & 63)
         : ((s[j + 4] & 0xF) | ((s[j - 4] >> 6) << 4), (s[j + 4] >> 4) | ((s[j] >> 6) << 4));
 

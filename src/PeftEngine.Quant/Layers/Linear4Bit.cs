@@ -8,7 +8,7 @@ namespace PeftEngine.Quant;
 /// it never trains, and adapters (LoRA and its relatives) are added beside it.
 /// </summary>
 /// <remarks>bitsandbytes: bnb.nn.Linear4bit with compute_dtype float32. The bias stays in F32 and is frozen too.</remarks>
-public sealed class Linear4Bit : Module
+public sealed class Linear4Bit : Module, IQuantizedLinear
 {
     /// <summary>Wraps an already quantized weight (out, in) and a copy of an optional bias (out).</summary>
     public Linear4Bit(PackedWeight4Bit weight, Tensor? bias, FourBitType quantType)

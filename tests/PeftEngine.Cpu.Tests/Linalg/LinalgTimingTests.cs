@@ -38,8 +38,10 @@ public class LinalgTimingTests(ITestOutputHelper output)
     }
 
     [Theory]
+    [InlineData(256)]
     [InlineData(1024)]
     [InlineData(2048)]
+    [InlineData(4096)]
     public void SquareSvd(int n)
     {
         using var a = Tensor.Randn(new Shape(n, n), new Generator(1));

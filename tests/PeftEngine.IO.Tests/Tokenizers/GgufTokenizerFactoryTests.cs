@@ -1,4 +1,5 @@
 using System.Text.Json;
+using PeftEngine.IO.Gguf;
 using PeftEngine.IO.Tokenizers;
 using Xunit.Abstractions;
 
@@ -104,6 +105,34 @@ public class GgufTokenizerFactoryTests(ITestOutputHelper output)
         Assert.Equal(0, tok.UnkTokenId);
         Assert.True(tok.IsSpecial(32000));
         AssertVectors(tok, "phi-3");
+    }
+
+    [Fact]
+    public void Phi3Metadata_ReadBackFromAGgufFile()
+    {
+        // the arrays of GgufFile.Metadata (GgufArray) are accepted like plain lists
+        var meta = TokenizerTestData.Phi3Metadata();
+        string path = Path.Combine(Path.GetTempPath(), $"phi3-vocab-{Guid.NewGuid():N}.gguf");
+        try
+        {
+            new GgufWriter()
+                .AddString("tokenizer.ggml.model", (string)meta["tokenizer.ggml.model"])
+                .AddArray("tokenizer.ggml.tokens", GgufValueType.String, (string[])meta["tokenizer.ggml.tokens"])
+                .AddArray("tokenizer.ggml.scores", GgufValueType.Float32, (float[])meta["tokenizer.ggml.scores"])
+                .AddArray("tokenizer.ggml.token_type", GgufValueType.Int32, (int[])meta["tokenizer.ggml.token_type"])
+                .AddUInt32("tokenizer.ggml.bos_token_id", (uint)meta["tokenizer.ggml.bos_token_id"])
+                .AddUInt32("tokenizer.ggml.eos_token_id", (uint)meta["tokenizer.ggml.eos_token_id"])
+                .AddUInt32("tokenizer.ggml.unknown_token_id", (uint)meta["tokenizer.ggml.unknown_token_id"])
+                .Save(path);
+            using var file = GgufFile.Open(path);
+            var tok = GgufTokenizerFactory.Create(file.Metadata);
+            Assert.Equal([1], tok.PrefixTokens);
+            AssertVectors(tok, "phi-3");
+        }
+        finally
+        {
+            File.Delete(path);
+        }
     }
 
     [Fact]

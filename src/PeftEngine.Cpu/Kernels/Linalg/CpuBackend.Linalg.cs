@@ -2,7 +2,7 @@ namespace PeftEngine.Cpu;
 
 /// <summary>
 /// Linear algebra kernels of the fast backend: each walks the batch of contiguous F64 matrices and calls the
-/// per-matrix routine (Jacobi SVD, Householder QR, Jacobi eigensolver, Cholesky, LU, FFT plan).
+/// per-matrix routine (Jacobi or Golub–Kahan SVD, Householder QR, Jacobi eigensolver, Cholesky, LU, FFT plan).
 /// </summary>
 public sealed unsafe partial class CpuBackend
 {
@@ -12,9 +12,15 @@ public sealed unsafe partial class CpuBackend
         int k = Math.Min(m, n);
         double* pa = Ptr<double>(a), ps = Ptr<double>(s);
         double* pu = computeUV ? Ptr<double>(u!) : null, pv = computeUV ? Ptr<double>(vh!) : null;
+        // Jacobi for small matrices (component-wise accurate, fast enough), Golub–Kahan for large ones
+        bool large = k >= GolubKahanSvd.MinSize;
         for (int b = 0; b < batch; b++)
-            JacobiSvd.Decompose(pa + (long)b * m * n, m, n,
-                computeUV ? pu + (long)b * m * k : null, ps + (long)b * k, computeUV ? pv + (long)b * k * n : null);
+        {
+            double* ab = pa + (long)b * m * n, ub = computeUV ? pu + (long)b * m * k : null;
+            double* sb = ps + (long)b * k, vb = computeUV ? pv + (long)b * k * n : null;
+            if (large) GolubKahanSvd.Decompose(ab, m, n, ub, sb, vb);
+            else JacobiSvd.Decompose(ab, m, n, ub, sb, vb);
+        }
     }
 
     public void Qr(Tensor a, Tensor q, Tensor r, bool complete)
