@@ -2,13 +2,16 @@
 // stride and padding (C -> r channels), B a 1×1 convolution (r -> O channels):
 //
 //     y = conv(x, W) + b + s · conv1×1(conv(dropout(x), A), B),   ΔW[o, c, k…] = s · Σ_r B[o, r] · A[r, c, k…]
+//
+// DoRA (HF's _DoraConvNdLayer): the norm of W + ΔW runs over every dimension except the output channel, and the
+// magnitude is stored (1, O, 1…) so that it scales the (N, O, …) output per channel (see DoraMath).
 
 using PeftEngine.Nn;
 using PeftEngine.Peft.Tuners;
 
 namespace PeftEngine.Peft.Lora;
 
-/// <summary>LoRA around a <see cref="Conv1d"/> or <see cref="Conv2d"/> (groups = 1, dilation = 1).</summary>
+/// <summary>LoRA around a <see cref="Conv1d"/> or <see cref="Conv2d"/> (groups = 1, dilation = 1); supports DoRA.</summary>
 /// <remarks>HF: peft.tuners.lora.layer.Conv1d / Conv2d (lora_A = Conv(in, r, kernel, stride, padding, bias=False),
 /// lora_B = Conv(r, out, 1, 1, bias=lora_bias)).</remarks>
 public sealed class LoraConv : LoraLayer
@@ -33,7 +36,18 @@ public sealed class LoraConv : LoraLayer
 
     internal override int OutputDim => 0;
 
-    internal override Tensor BaseWeightOutIn() => throw new NotSupportedException("LoraConv: DoRA is not implemented for convolutions");
+    internal override int WeightRank => BaseWeight.Shape.Rank;
+
+    /// <inheritdoc/>
+    protected override bool SupportsDora => true;
+
+    internal override Tensor BaseWeightOutIn()
+    {
+        using var _ = GradMode.Disable();
+        using var w = ReadBaseWeight();                 // (O, C, k…) f32
+        using var flat = DoraMath.AsOutIn(this, w);     // -> (O, C·k…)
+        return Ops.Contiguous(flat);
+    }
 
     /// <inheritdoc/>
     protected override void CreateFactors(string adapter, int r, LoraConfig config, Generator? generator)
@@ -84,8 +98,28 @@ public sealed class LoraConv : LoraLayer
     {
         using var xf = MaybeOwned.Cast(x, DType.F32);
         using var dropped = LoraDropout[adapter].Forward(xf.Value);
+        return Branch(dropped, adapter);
+    }
+
+    private Tensor Branch(Tensor dropped, string adapter)
+    {
         using var h = LoraA[adapter].Forward(dropped);   // (N, C, …) -> (N, r, …)
         using var o = LoraB[adapter].Forward(h);         // (N, r, …) -> (N, O, …)
         return Ops.Mul(o, Scaling[adapter]);
     }
+
+    // conv(x, W) without bias, F32, with the base layer's stride and padding
+    private Tensor BaseProduct(Tensor x)
+    {
+        using var w = MaybeOwned.Cast(BaseWeight.Data, DType.F32);
+        return BaseLayer is Conv1d c
+            ? Convolution.Conv1d(x, w.Value, null, c.Stride, c.Padding)
+            : Convolution.Conv2d(x, w.Value, null, ((Conv2d)BaseLayer).Stride, ((Conv2d)BaseLayer).Padding);
+    }
+
+    /// <inheritdoc/>
+    protected override Tensor AddAdapterOutput(Tensor x, Tensor result, string adapter) =>
+        UseDora[adapter]
+            ? DoraMath.Forward(this, x, result, adapter, d => Branch(d, adapter), BaseProduct, BaseBias)
+            : base.AddAdapterOutput(x, result, adapter);
 }

@@ -4,13 +4,18 @@
 //
 // Initialisation is reversed with respect to Linear: A = 0 and B ~ N(0, 1), so the adapter starts as a no-op.
 // HF applies no dropout on this branch (ids cannot be dropped).
+//
+// DoRA (HF's DoraEmbeddingLayer, which treats the table as fan_in_fan_out): one magnitude per embedding dimension,
+// m ∈ R^dim, against the norm of each column of E + ΔE over the whole vocabulary; the output is
+// y = λ ⊙ (E[x] + s·Aᵀ[x]·Bᵀ) with λ = m / stopgrad(‖(E + ΔE)[:, j]‖), i.e. the lookup of the merged table.
 
 using PeftEngine.Nn;
 using PeftEngine.Peft.Tuners;
 
 namespace PeftEngine.Peft.Lora;
 
-/// <summary>LoRA around an <see cref="Embedding"/>; the factors are the parameters <c>lora_embedding_A/B</c>.</summary>
+/// <summary>LoRA around an <see cref="Embedding"/>; the factors are the parameters <c>lora_embedding_A/B</c>;
+/// supports DoRA.</summary>
 /// <remarks>HF: peft.tuners.lora.layer.Embedding (ParameterDicts lora_embedding_A / lora_embedding_B; in the file
 /// <c>…embed_tokens.lora_embedding_A</c> without <c>.weight</c>).</remarks>
 public sealed class LoraEmbedding : LoraLayer
@@ -28,7 +33,16 @@ public sealed class LoraEmbedding : LoraLayer
 
     internal override int OutputDim => 1;
 
-    internal override Tensor BaseWeightOutIn() => throw new NotSupportedException("LoraEmbedding: DoRA is not implemented for embeddings");
+    /// <inheritdoc/>
+    protected override bool SupportsDora => true;
+
+    internal override Tensor BaseWeightOutIn()
+    {
+        using var _ = GradMode.Disable();
+        using var w = ReadBaseWeight();                 // (num, dim) f32
+        using var t = Ops.Transpose(w, 0, 1);           // -> (dim, num)
+        return Ops.Contiguous(t);
+    }
 
     internal override (Parameter A, Parameter B) Factors(string adapter) => (EmbeddingA[adapter], EmbeddingB[adapter]);
 
@@ -64,5 +78,18 @@ public sealed class LoraEmbedding : LoraLayer
         using var bt = Ops.Transpose(EmbeddingB[adapter], 0, 1);   // (dim, r) -> (r, dim)
         using var o = Ops.MatMul(afterA, bt);                       // (..., r) -> (..., dim)
         return Ops.Mul(o, Scaling[adapter]);
+    }
+
+    /// <inheritdoc/>
+    protected override Tensor AddAdapterOutput(Tensor ids, Tensor result, string adapter)
+    {
+        if (!UseDora[adapter]) return base.AddAdapterOutput(ids, result, adapter);
+        using var lambda = DoraMath.Lambda(this, adapter);        // (dim)
+        using var lora = LoraOutput(ids, adapter);                // (..., dim), f32
+        using var resultF = MaybeOwned.Cast(result, DType.F32);
+        using var sum = Ops.Add(resultF.Value, lora);
+        if (result.DType == DType.F32) return Ops.Mul(sum, lambda);   // λ ⊙ (E[x] + s·Aᵀ[x]·Bᵀ)
+        using var scaled = Ops.Mul(sum, lambda);
+        return Ops.Cast(scaled, result.DType);
     }
 }

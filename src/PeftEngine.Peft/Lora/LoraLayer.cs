@@ -5,7 +5,7 @@
 //
 // so the adapted weight is W' = W + s·B·A (transposed for a fan_in_fan_out weight). Merging adds ΔW = s·B·A to W,
 // unmerging subtracts it again. DoRA (Liu et al., ICML 2024, arXiv:2402.09353) rescales each output row:
-// W' = m ⊙ (W + ΔW) / ‖W + ΔW‖_row, see DoraMath.
+// W' = m ⊙ (W + ΔW) / ‖W + ΔW‖_row (for an embedding: each embedding dimension), see DoraMath.
 
 using PeftEngine.Nn;
 using PeftEngine.Peft.Tuners;
@@ -112,7 +112,7 @@ public abstract class LoraLayer : Module, ITunerLayer
         double alpha = config.AlphaFor(path);
         if (r <= 0) throw new ArgumentException($"LoRA layer '{path}': `r` should be a positive integer value but the value passed is {r}");
         if (config.UseDora && !SupportsDora)
-            throw new NotSupportedException($"LoRA layer '{path}': DoRA is implemented for Linear and Conv1D layers, not {BaseLayer.GetType().Name}");
+            throw new NotSupportedException($"LoRA layer '{path}': DoRA is implemented for Linear, Conv1D, Embedding, Conv1d and Conv2d layers, not {BaseLayer.GetType().Name}");
         CreateFactors(adapter, r, config, generator);
         LoraDropout.Add(adapter, new Dropout(config.LoraDropout, generator));
         Rank[adapter] = r;
@@ -333,4 +333,7 @@ public abstract class LoraLayer : Module, ITunerLayer
 
     /// <summary>The dimension of the base weight that indexes outputs (0 for Linear, 1 for Conv1D).</summary>
     internal abstract int OutputDim { get; }
+
+    /// <summary>The rank of the base weight (2, or 3 / 4 for a convolution kernel).</summary>
+    internal virtual int WeightRank => 2;
 }

@@ -136,9 +136,16 @@ public sealed class LoraLinear : LoraLayer
         return Ops.Mul(o, Scaling[adapter]);
     }
 
+    // x·Wᵀ without bias, F32
+    private Tensor BaseProduct(Tensor x)
+    {
+        using var w = BaseWeightOutIn();    // (out, in)
+        return Ops.Linear(x, w);
+    }
+
     /// <inheritdoc/>
     protected override Tensor AddAdapterOutput(Tensor x, Tensor result, string adapter) =>
         UseDora[adapter]
-            ? DoraMath.Forward(this, x, result, adapter, d => Branch(d, adapter), BaseBias)
+            ? DoraMath.Forward(this, x, result, adapter, d => Branch(d, adapter), BaseProduct, BaseBias)
             : base.AddAdapterOutput(x, result, adapter);
 }
