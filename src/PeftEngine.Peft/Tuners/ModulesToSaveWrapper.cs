@@ -61,16 +61,7 @@ public sealed class ModulesToSaveWrapper : Module, ITunerLayer
             _runtime.CheckBatch(x, "modules_to_save");
             // rows of every adapter are recomputed with its copy; the rest keep the original's output
             var result = BaseLayer.Forward(x);
-            foreach (var (name, rows) in _runtime.SampleGroups())
-            {
-                if (name == PeftRuntime.BaseName || !Copies.ContainsKey(name)) continue;
-                using var index = Tensor.FromArray(rows, rows.Length);
-                using var sub = Ops.IndexSelect(x, 0, index);
-                using var baseRows = Ops.IndexSelect(result, 0, index);
-                using var copyRows = Copies[name].Forward(sub);
-                using var delta = Ops.Sub(copyRows, baseRows);
-                Ops.IndexAddInPlace(result, 0, index, delta);
-            }
+            _runtime.ReplacePerGroup(x, result, Copies.ContainsKey, (name, sub) => Copies[name].Forward(sub));
             return result;
         }
         return CurrentAdapter is { } a ? Copies[a].Forward(x) : BaseLayer.Forward(x);
