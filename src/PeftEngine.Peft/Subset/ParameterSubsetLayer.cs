@@ -203,9 +203,7 @@ public abstract class ParameterSubsetLayer : Module, ITunerLayer
 
     /// <inheritdoc/>
     public IEnumerable<(string Name, Parameter Parameter)> AdapterParameters(string adapter) =>
-        Copies.ContainsKey(adapter)
-            ? Copies[adapter].NamedParameters().Select(np => ($"{DictName}.{adapter}.{np.Name}", np.Parameter)).ToList()
-            : [];
+        Copies.ParametersOf(adapter, DictName);
 
     /// <inheritdoc/>
     public Module ReleaseBaseLayer() => RemoveModule("base_layer");

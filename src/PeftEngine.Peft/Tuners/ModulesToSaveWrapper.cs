@@ -91,9 +91,7 @@ public sealed class ModulesToSaveWrapper : Module, ITunerLayer
 
     /// <inheritdoc/>
     public IEnumerable<(string Name, Parameter Parameter)> AdapterParameters(string adapter) =>
-        Copies.ContainsKey(adapter)
-            ? Copies[adapter].NamedParameters().Select(np => ($"modules_to_save.{adapter}.{np.Name}", np.Parameter))
-            : [];
+        Copies.ParametersOf(adapter, "modules_to_save");
 
     /// <summary>Detaches the module that should stand in the model after unloading: the active adapter's copy when
     /// <paramref name="keepActiveCopy"/> (merge_and_unload), otherwise the original. The caller owns it.</summary>
