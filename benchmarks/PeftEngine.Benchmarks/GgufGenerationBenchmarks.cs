@@ -66,15 +66,7 @@ public partial class GgufGenerationBenchmarks
     private static void Write(LlamaModel model, LlamaConfig config, GgmlType type, string path)
     {
         var w = new GgufWriter();
-        w.AddString("general.architecture", "llama");
-        w.AddUInt32("llama.block_count", (uint)config.NumHiddenLayers);
-        w.AddUInt32("llama.context_length", (uint)config.MaxPositionEmbeddings);
-        w.AddUInt32("llama.embedding_length", (uint)config.HiddenSize);
-        w.AddUInt32("llama.feed_forward_length", (uint)config.IntermediateSize);
-        w.AddUInt32("llama.attention.head_count", (uint)config.NumAttentionHeads);
-        w.AddUInt32("llama.attention.head_count_kv", (uint)config.NumKeyValueHeads);
-        w.AddFloat32("llama.rope.freq_base", (float)config.RopeTheta);
-        w.AddFloat32("llama.attention.layer_norm_rms_epsilon", (float)config.RmsNormEps);
+        LlamaGgufMetadata.Write(w, config);
         var owned = new List<Tensor>();
         foreach (var (name, p) in model.NamedParameters())
         {

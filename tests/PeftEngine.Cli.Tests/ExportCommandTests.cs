@@ -30,17 +30,7 @@ public class ExportCommandTests(TinyModelFolder tiny) : IClassFixture<TinyModelF
         if (File.Exists(path)) return path;
         var config = (RopeDecoderConfig)HfConfig.Load(Path.Combine(tiny.ModelDir, "config.json"));
         var w = new GgufWriter();
-        w.AddString("general.architecture", "llama");
-        w.AddUInt32("llama.block_count", (uint)config.NumHiddenLayers);
-        w.AddUInt32("llama.context_length", (uint)config.MaxPositionEmbeddings);
-        w.AddUInt32("llama.embedding_length", (uint)config.HiddenSize);
-        w.AddUInt32("llama.feed_forward_length", (uint)config.IntermediateSize);
-        w.AddUInt32("llama.attention.head_count", (uint)config.NumAttentionHeads);
-        w.AddUInt32("llama.attention.head_count_kv", (uint)config.NumKeyValueHeads);
-        w.AddUInt32("llama.rope.dimension_count", (uint)config.HeadDim);
-        w.AddFloat32("llama.rope.freq_base", (float)config.RopeTheta);
-        w.AddFloat32("llama.attention.layer_norm_rms_epsilon", (float)config.RmsNormEps);
-        w.AddUInt32("llama.vocab_size", (uint)config.VocabSize);
+        LlamaGgufMetadata.Write(w, config);
 
         using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(tiny.ModelDir, "tokenizer.json")));
         var model = json.RootElement.GetProperty("model");

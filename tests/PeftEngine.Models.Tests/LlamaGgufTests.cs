@@ -29,18 +29,7 @@ public class LlamaGgufTests
         string arch = architecture ?? (config.ModelType == "qwen2" ? "qwen2" : "llama");   // Mistral is written as llama
         bool permute = arch == "llama";
         var w = new GgufWriter();
-        w.AddString("general.architecture", arch);
-        w.AddUInt32($"{arch}.block_count", (uint)config.NumHiddenLayers);
-        w.AddUInt32($"{arch}.context_length", (uint)config.MaxPositionEmbeddings);
-        w.AddUInt32($"{arch}.embedding_length", (uint)config.HiddenSize);
-        w.AddUInt32($"{arch}.feed_forward_length", (uint)config.IntermediateSize);
-        w.AddUInt32($"{arch}.attention.head_count", (uint)config.NumAttentionHeads);
-        w.AddUInt32($"{arch}.attention.head_count_kv", (uint)config.NumKeyValueHeads);
-        w.AddUInt32($"{arch}.rope.dimension_count", (uint)config.HeadDim);
-        w.AddFloat32($"{arch}.rope.freq_base", (float)config.RopeTheta);
-        w.AddFloat32($"{arch}.attention.layer_norm_rms_epsilon", (float)config.RmsNormEps);
-        w.AddUInt32($"{arch}.vocab_size", (uint)config.VocabSize);
-        if (config is MistralConfig { SlidingWindow: int window }) w.AddUInt32($"{arch}.attention.sliding_window", (uint)window);
+        LlamaGgufMetadata.Write(w, config, arch);
 
         var owned = new List<Tensor>();
         using var st = SafetensorsFile.Open(Path.Combine(LlamaFixture.Directory(name), "model.safetensors"));

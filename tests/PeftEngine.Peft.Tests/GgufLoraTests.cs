@@ -76,22 +76,14 @@ public class GgufLoraTests
         double[] adapted = Harness.Run(peft, ids);
         double update = Harness.MaxAbsDiff(baseOut, adapted);
         Assert.True(update > 1e-2, $"the random adapter should move the output, moved {update:E2}");
-        var layers = peft.NamedModules().Where(nm => nm.Module is LoraLinear).ToDictionary(nm => nm.Name, nm => (LoraLinear)nm.Module);
-        var exact = new Dictionary<string, float[]>();
-        foreach (var (name, layer) in layers)
-        {
-            using var w = ((GgufLinear)layer.BaseLayer).Dequantize();
-            using var delta = layer.DeltaWeight("default");
-            using var sum = Ops.Add(w, delta);
-            exact[name] = sum.ToArray<float>();
-        }
+        var layers = QuantizedMerge.LoraLinears(peft);
+        var exact = QuantizedMerge.ExactMergedWeights(layers);
         peft.MergeAdapter();
         // Q8_0 rounds each block of 32 to steps of d = absmax / 127 (stored in float16): every merged weight lies within
         // half a step (plus the float16 rounding of d, at most 2^-11 relative, times 127) of the exact sum
         foreach (var (name, layer) in layers)
         {
-            using var mergedWeight = ((GgufLinear)layer.BaseLayer).Dequantize();
-            var m = mergedWeight.ToArray<float>();
+            var m = QuantizedMerge.BaseWeight(layer);
             var e = exact[name];
             for (int b = 0; b * 32 < e.Length; b++)
             {

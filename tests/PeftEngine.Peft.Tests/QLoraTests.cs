@@ -60,23 +60,15 @@ public class QLoraTests
         Assert.True(update > 1e-2, $"the random adapter should move the output, moved {update:E2}");
 
         // The exact merged weights, W_q + ΔW, per layer, before merging.
-        var layers = peft.NamedModules().Where(nm => nm.Module is LoraLinear).ToDictionary(nm => nm.Name, nm => (LoraLinear)nm.Module);
-        var exact = new Dictionary<string, float[]>();
-        foreach (var (name, layer) in layers)
-        {
-            using var w = ((Linear4Bit)layer.BaseLayer).Dequantize();
-            using var delta = layer.DeltaWeight("default");
-            using var sum = Ops.Add(w, delta);
-            exact[name] = sum.ToArray<float>();
-        }
+        var layers = QuantizedMerge.LoraLinears(peft);
+        var exact = QuantizedMerge.ExactMergedWeights(layers);
 
         peft.MergeAdapter();
         // Each merged weight is W_q + ΔW rounded to NF4 again: within half the widest NF4 gap (0.1519) of its block's
         // absmax of the exact sum.
         foreach (var (name, layer) in layers)
         {
-            using var mergedWeight = ((Linear4Bit)layer.BaseLayer).Dequantize();
-            var m = mergedWeight.ToArray<float>();
+            var m = QuantizedMerge.BaseWeight(layer);
             var e = exact[name];
             for (int b = 0; b * 64 < e.Length; b++)
             {

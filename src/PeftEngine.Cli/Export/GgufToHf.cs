@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Text;
-using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using PeftEngine.IO;
@@ -82,107 +81,17 @@ public static class GgufToHf
             "qwen2" => PreTokenizerPatterns.Qwen2,
             var other => throw new NotSupportedException($"export: GGUF pre-tokenizer '{other}' is not supported (gpt-2, llama-bpe, qwen2 are)"),
         };
-        var options = new JsonWriterOptions { Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
-        using var buffer = new MemoryStream();
-        using (var w = new Utf8JsonWriter(buffer, options))
+        var added = new List<AddedToken>();
+        for (int id = 0; id < data.Tokens.Length; id++)
         {
-            w.WriteStartObject();
-            w.WriteString("version", "1.0");
-            w.WriteNull("truncation");
-            w.WriteNull("padding");
-            w.WriteStartArray("added_tokens");
-            for (int id = 0; id < data.Tokens.Length; id++)
-            {
-                int type = data.TokenTypes?[id] ?? 1;
-                if (type is not (3 or 4)) continue;   // control and user-defined tokens
-                w.WriteStartObject();
-                w.WriteNumber("id", id);
-                w.WriteString("content", data.Tokens[id]);
-                w.WriteBoolean("single_word", false);
-                w.WriteBoolean("lstrip", false);
-                w.WriteBoolean("rstrip", false);
-                w.WriteBoolean("normalized", false);
-                w.WriteBoolean("special", type == 3);
-                w.WriteEndObject();
-            }
-            w.WriteEndArray();
-            w.WriteNull("normalizer");
-            w.WritePropertyName("pre_tokenizer");
-            if (pattern == PreTokenizerPatterns.Gpt2) ByteLevel(w, useRegex: true);
-            else
-            {
-                w.WriteStartObject();
-                w.WriteString("type", "Sequence");
-                w.WriteStartArray("pretokenizers");
-                w.WriteStartObject();
-                w.WriteString("type", "Split");
-                w.WriteStartObject("pattern");
-                w.WriteString("Regex", pattern);
-                w.WriteEndObject();
-                w.WriteString("behavior", "Isolated");
-                w.WriteBoolean("invert", false);
-                w.WriteEndObject();
-                ByteLevel(w, useRegex: false);
-                w.WriteEndArray();
-                w.WriteEndObject();
-            }
-            w.WritePropertyName("post_processor");
-            if (data.AddBosToken == true && data.BosTokenId is int bos)
-            {
-                string bosText = data.Tokens[bos];
-                w.WriteStartObject();
-                w.WriteString("type", "TemplateProcessing");
-                w.WriteStartArray("single");
-                w.WriteStartObject(); w.WriteStartObject("SpecialToken"); w.WriteString("id", bosText); w.WriteNumber("type_id", 0); w.WriteEndObject(); w.WriteEndObject();
-                w.WriteStartObject(); w.WriteStartObject("Sequence"); w.WriteString("id", "A"); w.WriteNumber("type_id", 0); w.WriteEndObject(); w.WriteEndObject();
-                w.WriteEndArray();
-                w.WriteStartArray("pair");
-                w.WriteStartObject(); w.WriteStartObject("SpecialToken"); w.WriteString("id", bosText); w.WriteNumber("type_id", 0); w.WriteEndObject(); w.WriteEndObject();
-                w.WriteStartObject(); w.WriteStartObject("Sequence"); w.WriteString("id", "A"); w.WriteNumber("type_id", 0); w.WriteEndObject(); w.WriteEndObject();
-                w.WriteStartObject(); w.WriteStartObject("SpecialToken"); w.WriteString("id", bosText); w.WriteNumber("type_id", 1); w.WriteEndObject(); w.WriteEndObject();
-                w.WriteStartObject(); w.WriteStartObject("Sequence"); w.WriteString("id", "B"); w.WriteNumber("type_id", 1); w.WriteEndObject(); w.WriteEndObject();
-                w.WriteEndArray();
-                w.WriteStartObject("special_tokens");
-                w.WriteStartObject(bosText);
-                w.WriteString("id", bosText);
-                w.WriteStartArray("ids"); w.WriteNumberValue(bos); w.WriteEndArray();
-                w.WriteStartArray("tokens"); w.WriteStringValue(bosText); w.WriteEndArray();
-                w.WriteEndObject();
-                w.WriteEndObject();
-                w.WriteEndObject();
-            }
-            else ByteLevel(w, useRegex: true);
-            w.WritePropertyName("decoder");
-            ByteLevel(w, useRegex: true);
-            w.WriteStartObject("model");
-            w.WriteString("type", "BPE");
-            w.WriteNull("dropout");
-            w.WriteNull("unk_token");
-            w.WriteNull("continuing_subword_prefix");
-            w.WriteNull("end_of_word_suffix");
-            w.WriteBoolean("fuse_unk", false);
-            w.WriteBoolean("byte_fallback", false);
-            w.WriteBoolean("ignore_merges", pattern == PreTokenizerPatterns.Llama3);
-            w.WriteStartObject("vocab");
-            for (int id = 0; id < data.Tokens.Length; id++) w.WriteNumber(data.Tokens[id], id);
-            w.WriteEndObject();
-            w.WriteStartArray("merges");
-            foreach (var m in data.Merges) w.WriteStringValue(m);
-            w.WriteEndArray();
-            w.WriteEndObject();
-            w.WriteEndObject();
+            int type = data.TokenTypes?[id] ?? 1;
+            if (type is 3 or 4) added.Add(new AddedToken(id, data.Tokens[id], Special: type == 3));   // control and user-defined tokens
         }
+        AddedToken? bos = data.AddBosToken == true && data.BosTokenId is int bosId ? new AddedToken(bosId, data.Tokens[bosId]) : null;
+        using var buffer = new MemoryStream();
+        ByteLevelTokenizerJson.Write(buffer, added, pattern, data.Tokens, data.Merges,
+            ignoreMerges: pattern == PreTokenizerPatterns.Llama3, bos);
         return Encoding.UTF8.GetString(buffer.ToArray());
-    }
-
-    private static void ByteLevel(Utf8JsonWriter w, bool useRegex)
-    {
-        w.WriteStartObject();
-        w.WriteString("type", "ByteLevel");
-        w.WriteBoolean("add_prefix_space", false);
-        w.WriteBoolean("trim_offsets", true);
-        w.WriteBoolean("use_regex", useRegex);
-        w.WriteEndObject();
     }
 
     /// <summary>Special ids of the vocabulary as "name id" text for messages.</summary>

@@ -263,22 +263,12 @@ public sealed class BottleneckLayer : Module, ITunerLayer
     }
 
     /// <inheritdoc/>
-    public void SetAdapterRequiresGrad(string adapter, bool requiresGrad)
-    {
-        foreach (var (_, p) in AdapterParameters(adapter)) p.RequiresGrad = requiresGrad;
-    }
+    public void SetAdapterRequiresGrad(string adapter, bool requiresGrad) =>
+        AdapterChildParameters.SetRequiresGrad(this, adapter, requiresGrad);
 
     /// <inheritdoc/>
-    public IEnumerable<(string Name, Parameter Parameter)> AdapterParameters(string adapter)
-    {
-        foreach (var (dictName, child) in NamedChildren())
-        {
-            if (dictName == "base_layer") continue;
-            foreach (var (name, p) in child.NamedParameters())
-                if (name.StartsWith(adapter + ".", StringComparison.Ordinal))
-                    yield return (dictName + "." + name, p);
-        }
-    }
+    public IEnumerable<(string Name, Parameter Parameter)> AdapterParameters(string adapter) =>
+        AdapterChildParameters.Of(this, adapter);
 
     /// <inheritdoc/>
     public Module ReleaseBaseLayer() => RemoveModule("base_layer");

@@ -119,14 +119,7 @@ public sealed class BottleneckTuner : ModuleTuner
     {
         var (inWidth, outWidth) = Widths(target, path);
         var layer = new BottleneckLayer(target, inWidth, outWidth, runtime);
-        try { layer.AddAdapter(adapter, (BottleneckConfig)config, path, generator); }
-        catch
-        {
-            layer.ReleaseBaseLayer();
-            layer.Dispose();
-            throw;
-        }
-        return layer;
+        return WithFirstAdapter(layer, l => l.AddAdapter(adapter, (BottleneckConfig)config, path, generator));
     }
 
     /// <inheritdoc/>

@@ -139,16 +139,7 @@ public sealed class Ia3Layer : Module, ITunerLayer
         if (_merged.Count > 0) throw new InvalidOperationException("Cannot pass `adapter_names` when there are merged adapters, please call `unmerge_adapter` first.");
         _runtime.CheckBatch(x, "IA3 layer");
         var result = BaseLayer.Forward(x);
-        foreach (var (name, rows) in _runtime.SampleGroups())
-        {
-            if (name == PeftRuntime.BaseName || !Vectors.ContainsKey(name)) continue;
-            using var index = Tensor.FromArray(rows, rows.Length);
-            using var sub = Ops.IndexSelect(x, 0, index);               // (B, ...) -> (b, ...)
-            using var baseRows = Ops.IndexSelect(result, 0, index);
-            using var adapted = AdaptedForward(sub, [name]);
-            using var delta = Ops.Sub(adapted, baseRows);
-            Ops.IndexAddInPlace(result, 0, index, delta);
-        }
+        _runtime.ReplacePerGroup(x, result, Vectors.ContainsKey, (name, sub) => AdaptedForward(sub, [name]));
         return result;
     }
 

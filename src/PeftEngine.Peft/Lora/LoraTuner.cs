@@ -84,14 +84,7 @@ public sealed class LoraTuner : ModuleTuner
             PeftWarnings.Warn($"fan_in_fan_out is set to False but the target module `{path}` is `Conv1D`. Setting fan_in_fan_out to True.");
         if (target is Linear && lora.FanInFanOut)
             PeftWarnings.Warn($"fan_in_fan_out is set to True but the target module `{path}` is `torch.nn.Linear`. Setting fan_in_fan_out to False.");
-        try { layer.AddAdapter(adapter, lora, path, generator); }
-        catch
-        {
-            layer.ReleaseBaseLayer();
-            layer.Dispose();
-            throw;
-        }
-        return layer;
+        return WithFirstAdapter(layer, l => l.AddAdapter(adapter, lora, path, generator));
     }
 
     /// <inheritdoc/>

@@ -27,29 +27,6 @@ public static partial class AdapterConfigJson
             PeftWarnings.Warn($"Unexpected keyword arguments [{string.Join(", ", unknown.Select(k => $"'{k}'"))}] for class {className}, these are ignored.");
     }
 
-    private static T WithBottleneckCommon<T>(T config, JsonObject o) where T : Tuners.TunerConfig => config with
-    {
-        TaskType = Str(o, "task_type"),
-        BaseModelNameOrPath = Str(o, "base_model_name_or_path"),
-        Revision = Str(o, "revision"),
-        InferenceMode = Bool(o, "inference_mode", false),
-        TargetModules = Targets(o["target_modules"]),
-        ExcludeModules = Targets(o["exclude_modules"]),
-        ModulesToSave = o["modules_to_save"] is JsonArray ms ? ms.Select(n => n!.GetValue<string>()).ToArray() : null,
-        LayersToTransform = o["layers_to_transform"] switch
-        {
-            null => null,
-            JsonArray a => a.Select(n => n!.GetValue<int>()).ToArray(),
-            var v => [v.GetValue<int>()],
-        },
-        LayersPattern = o["layers_pattern"] switch
-        {
-            null => null,
-            JsonArray a => a.Select(n => n!.GetValue<string>()).ToArray(),
-            var v => [v.GetValue<string>()],
-        },
-    };
-
     private static BottleneckConfig ParseBottleneck(JsonObject o, string source)
     {
         WarnUnknownBottleneckKeys(o, BottleneckKeys, nameof(BottleneckConfig));
@@ -71,7 +48,7 @@ public static partial class AdapterConfigJson
             InitWeights = init,
             TrainLayerNorms = Bool(o, "train_layer_norms", false),
         };
-        return WithBottleneckCommon(config, o);
+        return WithLayerKeys(WithTunerKeys(config, o), o);
     }
 
     private static AdapterFusionConfig ParseAdapterFusion(JsonObject o, string source)
@@ -83,7 +60,7 @@ public static partial class AdapterConfigJson
             Adapters = adapters.Select(n => n!.GetValue<string>()).ToArray(),
             Temperature = Num(o, "temperature", 1),
         };
-        return WithBottleneckCommon(config, o);
+        return WithLayerKeys(WithTunerKeys(config, o), o);
     }
 
     private static SortedDictionary<string, object?> BottleneckCommonFields(Tuners.TunerConfig c, Version v) => new(StringComparer.Ordinal)

@@ -77,12 +77,8 @@ public static partial class AdapterConfigJson
         var loftq = o["loftq_config"] is JsonObject lq && lq.Count > 0
             ? new LoftqConfig((int)Num(lq, "loftq_bits", 4), (int)Num(lq, "loftq_iter", 1))
             : new LoftqConfig();
-        return new LoraConfig
+        return WithLayerKeys(WithTunerKeys(new LoraConfig(), o), o) with
         {
-            TaskType = Str(o, "task_type"),
-            BaseModelNameOrPath = Str(o, "base_model_name_or_path"),
-            Revision = Str(o, "revision"),
-            InferenceMode = Bool(o, "inference_mode", false),
             R = (int)Num(o, "r", 8),
             LoraAlpha = Num(o, "lora_alpha", 8),
             LoraDropout = Num(o, "lora_dropout", 0),
@@ -92,21 +88,6 @@ public static partial class AdapterConfigJson
             UseDora = Bool(o, "use_dora", false),
             LoraBias = Bool(o, "lora_bias", false),
             InitLoraWeights = init, PissaNiter = pissaNiter, LoftqConfig = loftq,
-            TargetModules = Targets(o["target_modules"]),
-            ExcludeModules = Targets(o["exclude_modules"]),
-            ModulesToSave = o["modules_to_save"] is JsonArray ms ? ms.Select(n => n!.GetValue<string>()).ToArray() : null,
-            LayersToTransform = o["layers_to_transform"] switch
-            {
-                null => null,
-                JsonArray a => a.Select(n => n!.GetValue<int>()).ToArray(),
-                var v => [v.GetValue<int>()],
-            },
-            LayersPattern = o["layers_pattern"] switch
-            {
-                null => null,
-                JsonArray a => a.Select(n => n!.GetValue<string>()).ToArray(),
-                var v => [v.GetValue<string>()],
-            },
             RankPattern = o["rank_pattern"] is JsonObject rp ? rp.ToDictionary(kv => kv.Key, kv => kv.Value!.GetValue<int>()) : new Dictionary<string, int>(),
             AlphaPattern = o["alpha_pattern"] is JsonObject ap ? ap.ToDictionary(kv => kv.Key, kv => kv.Value!.GetValue<double>()) : new Dictionary<string, double>(),
         };

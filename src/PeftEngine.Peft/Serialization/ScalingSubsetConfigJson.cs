@@ -33,14 +33,8 @@ internal static class ScalingSubsetConfigJson
     public static Ia3Config ParseIa3(JsonObject o, string source)
     {
         WarnUnknown(o, Ia3Keys, "IA3Config");
-        return new Ia3Config
+        return AdapterConfigJson.WithTunerKeys(new Ia3Config(), o) with
         {
-            TaskType = AdapterConfigJson.Str(o, "task_type"),
-            BaseModelNameOrPath = AdapterConfigJson.Str(o, "base_model_name_or_path"),
-            Revision = AdapterConfigJson.Str(o, "revision"),
-            InferenceMode = AdapterConfigJson.Bool(o, "inference_mode", false),
-            TargetModules = AdapterConfigJson.Targets(o["target_modules"]),
-            ExcludeModules = AdapterConfigJson.Targets(o["exclude_modules"]),
             FeedforwardModules = o["feedforward_modules"] is JsonArray { Count: 0 } ? Ia3Config.NoFeedforward : AdapterConfigJson.Targets(o["feedforward_modules"]),
             FanInFanOut = AdapterConfigJson.Bool(o, "fan_in_fan_out", false),
             InitIa3Weights = AdapterConfigJson.Bool(o, "init_ia3_weights", true),
@@ -51,14 +45,8 @@ internal static class ScalingSubsetConfigJson
     public static LnTuningConfig ParseLnTuning(JsonObject o, string source)
     {
         WarnUnknown(o, SubsetKeys, "LNTuningConfig");
-        return new LnTuningConfig
+        return AdapterConfigJson.WithTunerKeys(new LnTuningConfig(), o) with
         {
-            TaskType = AdapterConfigJson.Str(o, "task_type"),
-            BaseModelNameOrPath = AdapterConfigJson.Str(o, "base_model_name_or_path"),
-            Revision = AdapterConfigJson.Str(o, "revision"),
-            InferenceMode = AdapterConfigJson.Bool(o, "inference_mode", false),
-            TargetModules = AdapterConfigJson.Targets(o["target_modules"]),
-            ExcludeModules = AdapterConfigJson.Targets(o["exclude_modules"]),
             ModulesToSave = SaveList(o, source),
         };
     }
@@ -66,14 +54,8 @@ internal static class ScalingSubsetConfigJson
     public static BitFitConfig ParseBitFit(JsonObject o, string source)
     {
         WarnUnknown(o, SubsetKeys, "BitFitConfig");
-        return new BitFitConfig
+        return AdapterConfigJson.WithTunerKeys(new BitFitConfig(), o) with
         {
-            TaskType = AdapterConfigJson.Str(o, "task_type"),
-            BaseModelNameOrPath = AdapterConfigJson.Str(o, "base_model_name_or_path"),
-            Revision = AdapterConfigJson.Str(o, "revision"),
-            InferenceMode = AdapterConfigJson.Bool(o, "inference_mode", false),
-            TargetModules = AdapterConfigJson.Targets(o["target_modules"]),
-            ExcludeModules = AdapterConfigJson.Targets(o["exclude_modules"]),
             ModulesToSave = SaveList(o, source),
         };
     }

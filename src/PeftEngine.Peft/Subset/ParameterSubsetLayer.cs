@@ -102,16 +102,7 @@ public abstract class ParameterSubsetLayer : Module, ITunerLayer
         if (_merged.Count > 0) throw new InvalidOperationException("Cannot pass `adapter_names` when there are merged adapters, please call `unmerge_adapter` first.");
         Runtime.CheckBatch(x, GetType().Name);
         var result = BaseLayer.Forward(x);
-        foreach (var (name, rows) in Runtime.SampleGroups())
-        {
-            if (name == PeftRuntime.BaseName || !Copies.ContainsKey(name)) continue;
-            using var index = Tensor.FromArray(rows, rows.Length);
-            using var sub = Ops.IndexSelect(x, 0, index);               // (B, ...) -> (b, ...)
-            using var baseRows = Ops.IndexSelect(result, 0, index);
-            using var adapted = AdaptedForward(sub, [name]);
-            using var delta = Ops.Sub(adapted, baseRows);
-            Ops.IndexAddInPlace(result, 0, index, delta);
-        }
+        Runtime.ReplacePerGroup(x, result, Copies.ContainsKey, (name, sub) => AdaptedForward(sub, [name]));
         return result;
     }
 
@@ -212,9 +203,7 @@ public abstract class ParameterSubsetLayer : Module, ITunerLayer
 
     /// <inheritdoc/>
     public IEnumerable<(string Name, Parameter Parameter)> AdapterParameters(string adapter) =>
-        Copies.ContainsKey(adapter)
-            ? Copies[adapter].NamedParameters().Select(np => ($"{DictName}.{adapter}.{np.Name}", np.Parameter)).ToList()
-            : [];
+        Copies.ParametersOf(adapter, DictName);
 
     /// <inheritdoc/>
     public Module ReleaseBaseLayer() => RemoveModule("base_layer");

@@ -40,6 +40,14 @@ public sealed class AdapterDict<T> : Module where T : Module
         if (!_names.Remove(adapter)) throw new KeyNotFoundException($"AdapterDict: no module for adapter \"{adapter}\"");
         return (T)RemoveModule(adapter);
     }
+
+    /// <summary>The parameters of <paramref name="adapter"/>'s module named as in the owning layer's state dict,
+    /// <c>{dictName}.{adapter}.{name}</c> (e.g. <c>modules_to_save.default.weight</c>); empty when it has none here.
+    /// </summary>
+    public IReadOnlyList<(string Name, Parameter Parameter)> ParametersOf(string adapter, string dictName) =>
+        ContainsKey(adapter)
+            ? this[adapter].NamedParameters().Select(np => ($"{dictName}.{adapter}.{np.Name}", np.Parameter)).ToList()
+            : [];
 }
 
 /// <summary>Per-adapter parameters keyed by adapter name (<c>lora_embedding_A.default</c>), with removal.</summary>

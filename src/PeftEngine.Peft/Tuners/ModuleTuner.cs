@@ -24,6 +24,21 @@ public abstract class ModuleTuner : Tuner
     /// <summary>True when <paramref name="layer"/> is one of this method's layers.</summary>
     protected abstract bool OwnsLayer(ITunerLayer layer);
 
+    /// <summary>For <see cref="CreateLayer"/>: runs <paramref name="addFirstAdapter"/> on a freshly made
+    /// <paramref name="layer"/> and returns it. If adding fails, the layer gives its wrapped module back untouched
+    /// (it still belongs to the model) and is disposed, and the exception propagates.</summary>
+    protected static TLayer WithFirstAdapter<TLayer>(TLayer layer, Action<TLayer> addFirstAdapter) where TLayer : Module, ITunerLayer
+    {
+        try { addFirstAdapter(layer); }
+        catch
+        {
+            layer.ReleaseBaseLayer();
+            layer.Dispose();
+            throw;
+        }
+        return layer;
+    }
+
     /// <summary>Turns an in-memory parameter path relative to a layer (<c>lora_A.default.weight</c>) into its key in
     /// the file (<c>lora_A.weight</c>): the adapter-name segment is dropped.</summary>
     protected virtual string FileKey(string relative, string adapter)

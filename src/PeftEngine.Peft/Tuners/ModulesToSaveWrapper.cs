@@ -61,16 +61,7 @@ public sealed class ModulesToSaveWrapper : Module, ITunerLayer
             _runtime.CheckBatch(x, "modules_to_save");
             // rows of every adapter are recomputed with its copy; the rest keep the original's output
             var result = BaseLayer.Forward(x);
-            foreach (var (name, rows) in _runtime.SampleGroups())
-            {
-                if (name == PeftRuntime.BaseName || !Copies.ContainsKey(name)) continue;
-                using var index = Tensor.FromArray(rows, rows.Length);
-                using var sub = Ops.IndexSelect(x, 0, index);
-                using var baseRows = Ops.IndexSelect(result, 0, index);
-                using var copyRows = Copies[name].Forward(sub);
-                using var delta = Ops.Sub(copyRows, baseRows);
-                Ops.IndexAddInPlace(result, 0, index, delta);
-            }
+            _runtime.ReplacePerGroup(x, result, Copies.ContainsKey, (name, sub) => Copies[name].Forward(sub));
             return result;
         }
         return CurrentAdapter is { } a ? Copies[a].Forward(x) : BaseLayer.Forward(x);
@@ -100,9 +91,7 @@ public sealed class ModulesToSaveWrapper : Module, ITunerLayer
 
     /// <inheritdoc/>
     public IEnumerable<(string Name, Parameter Parameter)> AdapterParameters(string adapter) =>
-        Copies.ContainsKey(adapter)
-            ? Copies[adapter].NamedParameters().Select(np => ($"modules_to_save.{adapter}.{np.Name}", np.Parameter))
-            : [];
+        Copies.ParametersOf(adapter, "modules_to_save");
 
     /// <summary>Detaches the module that should stand in the model after unloading: the active adapter's copy when
     /// <paramref name="keepActiveCopy"/> (merge_and_unload), otherwise the original. The caller owns it.</summary>

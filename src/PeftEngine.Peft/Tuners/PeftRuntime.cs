@@ -56,4 +56,23 @@ public sealed class PeftRuntime
             Ops.IndexAddInPlace(result, 0, index, cast);
         }
     }
+
+    /// <summary>Recomputes the rows of <paramref name="result"/> (dim 0) of each adapter with
+    /// <paramref name="perGroup"/> on the same rows of <paramref name="x"/>, replacing what was there (the base
+    /// output). Rows of <see cref="BaseName"/> and of names the layer does not know are left as they are.</summary>
+    /// <remarks>For layers whose adapted output is not "base + delta" (a scaled or replaced weight), so the delta is
+    /// taken against the base rows.</remarks>
+    public void ReplacePerGroup(Tensor x, Tensor result, Func<string, bool> known, Func<string, Tensor, Tensor> perGroup)
+    {
+        foreach (var (name, rows) in SampleGroups())
+        {
+            if (name == BaseName || !known(name)) continue;
+            using var index = Tensor.FromArray(rows, rows.Length);
+            using var sub = Ops.IndexSelect(x, 0, index);               // (B, ...) -> (b, ...)
+            using var baseRows = Ops.IndexSelect(result, 0, index);
+            using var adapted = perGroup(name, sub);
+            using var delta = Ops.Sub(adapted, baseRows);
+            Ops.IndexAddInPlace(result, 0, index, delta);
+        }
+    }
 }

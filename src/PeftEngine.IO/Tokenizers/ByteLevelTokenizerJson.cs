@@ -1,0 +1,144 @@
+using System.Text.Encodings.Web;
+using System.Text.Json;
+
+namespace PeftEngine.IO.Tokenizers;
+
+/// <summary>
+/// Writes a Hugging Face <c>tokenizer.json</c> for a byte-level BPE vocabulary (the GPT-2 / LLaMA-3 / Qwen2 kind):
+/// the added tokens, a ByteLevel pre-tokenizer (behind a regex Split when the pattern is not GPT-2's own), a
+/// post-processor that optionally prepends a BOS token, a ByteLevel decoder and the BPE model (vocab + merges).
+/// The result is what <see cref="TokenizerJsonLoader"/> and HF <c>tokenizers</c> read back.
+/// </summary>
+/// <remarks>Hugging Face equivalent: <c>Tokenizer.save(path)</c> of a <c>ByteLevelBPETokenizer</c>-style
+/// tokenizer.</remarks>
+public static class ByteLevelTokenizerJson
+{
+    /// <summary>Writes the indented JSON (non-ASCII characters literally) to <paramref name="stream"/>.</summary>
+    /// <param name="stream">Destination.</param>
+    /// <param name="addedTokens">The added tokens, in id order.</param>
+    /// <param name="pattern">The pre-tokenizer regex (<see cref="PreTokenizerPatterns"/>).</param>
+    /// <param name="vocab">Token strings by id, in byte-level characters.</param>
+    /// <param name="merges">Merge rules as "left right" text, highest priority first.</param>
+    /// <param name="ignoreMerges">The BPE model's <c>ignore_merges</c> flag (whole words found in the vocab skip
+    /// merging, as LLaMA-3 does).</param>
+    /// <param name="bos">A BOS token to prepend to every sequence (TemplateProcessing), or null for none.</param>
+    public static void Write(Stream stream, IEnumerable<AddedToken> addedTokens, string pattern,
+        IReadOnlyList<string> vocab, IEnumerable<string> merges, bool ignoreMerges = false, AddedToken? bos = null)
+    {
+        var options = new JsonWriterOptions { Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+        using var w = new Utf8JsonWriter(stream, options);
+        w.WriteStartObject();
+        w.WriteString("version", "1.0");
+        w.WriteNull("truncation");
+        w.WriteNull("padding");
+        w.WriteStartArray("added_tokens");
+        foreach (var token in addedTokens)
+        {
+            w.WriteStartObject();
+            w.WriteNumber("id", token.Id);
+            w.WriteString("content", token.Content);
+            w.WriteBoolean("single_word", false);
+            w.WriteBoolean("lstrip", token.LStrip);
+            w.WriteBoolean("rstrip", token.RStrip);
+            w.WriteBoolean("normalized", false);
+            w.WriteBoolean("special", token.Special);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+        w.WriteNull("normalizer");
+        w.WritePropertyName("pre_tokenizer");
+        WritePreTokenizer(w, pattern);
+        w.WritePropertyName("post_processor");
+        if (bos is null) WriteByteLevel(w, useRegex: true);
+        else WriteBosTemplate(w, bos);
+        w.WritePropertyName("decoder");
+        WriteByteLevel(w, useRegex: true);
+        w.WriteStartObject("model");
+        w.WriteString("type", "BPE");
+        w.WriteNull("dropout");
+        w.WriteNull("unk_token");
+        w.WriteNull("continuing_subword_prefix");
+        w.WriteNull("end_of_word_suffix");
+        w.WriteBoolean("fuse_unk", false);
+        w.WriteBoolean("byte_fallback", false);
+        w.WriteBoolean("ignore_merges", ignoreMerges);
+        w.WriteStartObject("vocab");
+        for (int id = 0; id < vocab.Count; id++) w.WriteNumber(vocab[id], id);
+        w.WriteEndObject();
+        w.WriteStartArray("merges");
+        foreach (var merge in merges) w.WriteStringValue(merge);
+        w.WriteEndArray();
+        w.WriteEndObject();
+        w.WriteEndObject();
+    }
+
+    /// <summary>GPT-2's pattern is built into ByteLevel; any other regex splits first, then maps bytes without
+    /// GPT-2's regex.</summary>
+    private static void WritePreTokenizer(Utf8JsonWriter w, string pattern)
+    {
+        if (pattern == PreTokenizerPatterns.Gpt2)
+        {
+            WriteByteLevel(w, useRegex: true);
+            return;
+        }
+        w.WriteStartObject();
+        w.WriteString("type", "Sequence");
+        w.WriteStartArray("pretokenizers");
+        w.WriteStartObject();
+        w.WriteString("type", "Split");
+        w.WriteStartObject("pattern");
+        w.WriteString("Regex", pattern);
+        w.WriteEndObject();
+        w.WriteString("behavior", "Isolated");
+        w.WriteBoolean("invert", false);
+        w.WriteEndObject();
+        WriteByteLevel(w, useRegex: false);
+        w.WriteEndArray();
+        w.WriteEndObject();
+    }
+
+    /// <summary>A TemplateProcessing post-processor: "BOS $A" for one sequence, "BOS $A BOS $B" for a pair.</summary>
+    private static void WriteBosTemplate(Utf8JsonWriter w, AddedToken bos)
+    {
+        w.WriteStartObject();
+        w.WriteString("type", "TemplateProcessing");
+        w.WriteStartArray("single");
+        WritePiece(w, "SpecialToken", bos.Content, 0);
+        WritePiece(w, "Sequence", "A", 0);
+        w.WriteEndArray();
+        w.WriteStartArray("pair");
+        WritePiece(w, "SpecialToken", bos.Content, 0);
+        WritePiece(w, "Sequence", "A", 0);
+        WritePiece(w, "SpecialToken", bos.Content, 1);
+        WritePiece(w, "Sequence", "B", 1);
+        w.WriteEndArray();
+        w.WriteStartObject("special_tokens");
+        w.WriteStartObject(bos.Content);
+        w.WriteString("id", bos.Content);
+        w.WriteStartArray("ids"); w.WriteNumberValue(bos.Id); w.WriteEndArray();
+        w.WriteStartArray("tokens"); w.WriteStringValue(bos.Content); w.WriteEndArray();
+        w.WriteEndObject();
+        w.WriteEndObject();
+        w.WriteEndObject();
+    }
+
+    private static void WritePiece(Utf8JsonWriter w, string kind, string id, int typeId)
+    {
+        w.WriteStartObject();
+        w.WriteStartObject(kind);
+        w.WriteString("id", id);
+        w.WriteNumber("type_id", typeId);
+        w.WriteEndObject();
+        w.WriteEndObject();
+    }
+
+    private static void WriteByteLevel(Utf8JsonWriter w, bool useRegex)
+    {
+        w.WriteStartObject();
+        w.WriteString("type", "ByteLevel");
+        w.WriteBoolean("add_prefix_space", false);
+        w.WriteBoolean("trim_offsets", true);
+        w.WriteBoolean("use_regex", useRegex);
+        w.WriteEndObject();
+    }
+}
