@@ -1,0 +1,78 @@
+using PeftEngine.Cli;
+using PeftEngine.Cli.Train;
+using PeftEngine.IO.Safetensors;
+using PeftEngine.Models.Training;
+
+namespace PeftEngine.Tests;
+
+/// <summary><c>peft train --device</c>: LoRA training, held-out scoring and generation of a tiny LLaMA on the GPU
+/// backend (ILGPU's CPU accelerator, <c>gpu-sim</c>) give what the CPU gives.</summary>
+[Collection("console")]
+public class DeviceTrainTests(TinyModelFolder tiny) : IClassFixture<TinyModelFolder>
+{
+    private sealed class Recorder : IFineTuneReporter
+    {
+        public List<string> Lines { get; } = [];
+        public List<TrainingProgress> Steps { get; } = [];
+        public Dictionary<string, PhaseScore> Phases { get; } = [];
+        public void Info(string message) => Lines.Add(message);
+        public void Settings(IReadOnlyList<(string Name, string Value)> rows) => Lines.AddRange(rows.Select(r => $"{r.Name}: {r.Value}"));
+        public void Scores(string phase, PhaseScore score) => Phases[phase] = score;
+        public void TrainingStarted(int firstStep, int steps) { }
+        public void Progress(TrainingProgress progress) => Steps.Add(progress);
+        public void TrainingDone() { }
+    }
+
+    private (FineTuneResult Result, Recorder Report) Train(string device)
+    {
+        var reporter = new Recorder();
+        var options = new FineTuneOptions
+        {
+            Model = tiny.ModelDir, Steps = 2, Batch = 2, SeqLen = 160, Lr = 1e-2, Warmup = 0, Rank = 4, Alpha = 8,
+            EvalExamples = 1, Samples = 0, Device = device, Output = Path.Combine(tiny.Root, "run-" + device),
+        };
+        return (new FineTuneJob(options, reporter).Run(), reporter);
+    }
+
+    [Fact]
+    public void LoraTrainingOnTheSimulatedGpuMatchesTheCpu()
+    {
+        var (cpu, cpuReport) = Train("cpu");
+        var (gpu, gpuReport) = Train("gpu-sim");
+
+        Assert.Contains("device: ilgpucpu:0", gpuReport.Lines);
+        Assert.Equal(2, gpuReport.Steps.Count);
+        for (int i = 0; i < 2; i++)
+            Assert.Equal(cpuReport.Steps[i].Loss, gpuReport.Steps[i].Loss, 4);                 // training loss per step
+        Assert.Equal(cpu.After!.Loss.Loss, gpu.After!.Loss.Loss, 4);                           // held-out loss after training
+        Assert.Equal(cpu.After.Answers.Samples[0].Predicted, gpu.After.Answers.Samples[0].Predicted); // greedy generation
+
+        using var a = SafetensorsFile.Open(Path.Combine(cpu.AdapterDirectory!, "adapter_model.safetensors"));
+        using var b = SafetensorsFile.Open(Path.Combine(gpu.AdapterDirectory!, "adapter_model.safetensors"));
+        Assert.Equal(a.Keys.Order(), b.Keys.Order());
+        Assert.Contains(a.Keys, k => k.Contains(".lora_B.", StringComparison.Ordinal));
+        foreach (string key in a.Keys)
+        {
+            using var x = a.Load(key);
+            using var y = b.Load(key);
+            double[] xs = x.ToDoubleArray(), ys = y.ToDoubleArray();
+            Assert.Equal(xs.Length, ys.Length);
+            for (int i = 0; i < xs.Length; i++)
+                Assert.True(Math.Abs(xs[i] - ys[i]) <= 1e-4 + 1e-3 * Math.Abs(xs[i]), $"{key}[{i}]: cpu {xs[i]} vs gpu-sim {ys[i]}");
+        }
+    }
+
+    [Fact]
+    public void DeviceOptionParsesAndNamesAnUnopenableDevice()
+    {
+        Assert.Equal(Device.Cpu, DeviceOption.Parse(null));
+        Assert.Equal(new Device(DeviceKind.Cuda, 1), DeviceOption.Parse("cuda:1"));
+        Assert.Equal(new Device(DeviceKind.OpenCL, 0), DeviceOption.Parse("opencl"));
+        Assert.Equal(new Device(DeviceKind.IlgpuCpu), DeviceOption.Parse("gpu-sim"));
+        Assert.Throws<ArgumentException>(() => DeviceOption.Parse("tpu:0"));
+        var e = Assert.Throws<ArgumentException>(() => DeviceOption.Open("cuda:7"));   // no test machine has eight CUDA devices
+        Assert.StartsWith("--device cuda:7: no CUDA device could be opened: ", e.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain('\n', e.Message);
+        Assert.Equal(2, CommandLine.Run(["train", "--device", "cuda:7", "--model", tiny.ModelDir, "--steps", "1"]));
+    }
+}
