@@ -25,10 +25,15 @@ public class DeviceTrainTests(TinyModelFolder tiny) : IClassFixture<TinyModelFol
 
     private (FineTuneResult Result, Recorder Report) Train(string device)
     {
+        // few records keep the simulated GPU (threads emulated on the host) quick: 2 steps of 2, 2 held-out sequences
+        string data = Path.Combine(tiny.Root, "device-data");
+        Directory.CreateDirectory(data);
+        File.WriteAllLines(Path.Combine(data, "train.jsonl"), File.ReadLines(Path.Combine(tiny.ModelDir, "data", "qa-train.jsonl")).Take(4));
+        File.WriteAllLines(Path.Combine(data, "valid.jsonl"), File.ReadLines(Path.Combine(tiny.ModelDir, "data", "qa-valid.jsonl")).Take(2));
         var reporter = new Recorder();
         var options = new FineTuneOptions
         {
-            Model = tiny.ModelDir, Steps = 2, Batch = 2, SeqLen = 160, Lr = 1e-2, Warmup = 0, Rank = 4, Alpha = 8,
+            Model = tiny.ModelDir, Data = Path.Combine(data, "train.jsonl"), EvalData = Path.Combine(data, "valid.jsonl"), Steps = 2, Batch = 2, SeqLen = 160, Lr = 1e-2, Warmup = 0, Rank = 4, Alpha = 8,
             EvalExamples = 1, Samples = 0, Device = device, Output = Path.Combine(tiny.Root, "run-" + device),
         };
         return (new FineTuneJob(options, reporter).Run(), reporter);
