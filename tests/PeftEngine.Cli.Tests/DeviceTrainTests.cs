@@ -68,6 +68,21 @@ public class DeviceTrainTests(TinyModelFolder tiny) : IClassFixture<TinyModelFol
     }
 
     [Fact]
+    public void GenerateOnTheSimulatedGpuGivesTheCpusTokens()
+    {
+        long[][] Run(string device)
+        {
+            var settings = new GenerateCommand.Settings { Model = tiny.ModelDir, Device = device, MaxNewTokens = 4 };
+            using var loaded = LoadedLanguageModel.Load(settings.Model);
+            settings.MoveToDevice(loaded);
+            Assert.Equal(device == "cpu" ? Device.Cpu : new Device(DeviceKind.IlgpuCpu), Models.ModelDevice.Of(loaded.Model.Module));
+            long[] prompt = loaded.Tokenizer.Encode("Where does Anne live?").Select(i => (long)i).ToArray();
+            return GenerateCommand.Stream(loaded, prompt, settings.ToConfig([], 4), _ => { }).Sequences;
+        }
+        Assert.Equal(Run("cpu"), Run("gpu-sim"));
+    }
+
+    [Fact]
     public void DeviceOptionParsesAndNamesAnUnopenableDevice()
     {
         Assert.Equal(Device.Cpu, DeviceOption.Parse(null));
