@@ -23,7 +23,7 @@ internal static class DeviceOption
         {
             string reason = e.Message.Split('\n')[0].TrimEnd();
             string kind = device.Kind switch { DeviceKind.Cuda => "CUDA", DeviceKind.OpenCL => "OpenCL", _ => "GPU" };
-            throw new ArgumentException($"--device {text}: no {kind} device could be opened: {reason}", e);
+            throw new ArgumentException($"--device {text}: no {kind} device could be opened: {reason}");
         }
         return device;
     }
