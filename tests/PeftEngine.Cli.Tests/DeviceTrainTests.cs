@@ -34,7 +34,7 @@ public class DeviceTrainTests(TinyModelFolder tiny) : IClassFixture<TinyModelFol
         var reporter = new Recorder();
         var options = new FineTuneOptions
         {
-            Model = tiny.ModelDir, Data = Path.Combine(data, "train.jsonl"), EvalData = Path.Combine(data, "valid.jsonl"), Steps = 2, Batch = 2, SeqLen = 160, Lr = 1e-2, Warmup = 0, Rank = 4, Alpha = 8,
+            Model = tiny.ModelDir, Data = Path.Combine(data, "train.jsonl"), EvalData = Path.Combine(data, "valid.jsonl"), Steps = 2, Batch = 2, SeqLen = 160, Lr = 1e-2, Warmup = 0, Rank = 4, Alpha = 8, Dropout = 0,
             EvalExamples = 0, Samples = 0, Device = device, Output = Path.Combine(tiny.Root, "run-" + (name ?? device)),
             CheckpointEvery = 1, Resume = resume,
         };
