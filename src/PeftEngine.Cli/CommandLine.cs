@@ -35,6 +35,10 @@ public static class CommandLine
                 .WithDescription("write a GGUF file or a model (+ merged adapter) as a Hugging Face folder in f32, bf16 or f16")
                 .WithExample("export", "--model", "model.gguf", "--out", "runs/hf-model")
                 .WithExample("export", "--adapter", "runs/tiny-llama-lora/adapter", "--dtype", "bf16", "--out", "runs/merged-bf16");
+            config.AddCommand<ConvertCommand>("convert")
+                .WithDescription("convert a GGUF file to a Hugging Face folder, or an ONNX BERT encoder (e.g. all-MiniLM-L6-v2) to an HF BERT folder")
+                .WithExample("convert", "model.gguf", "--out", "runs/hf-model")
+                .WithExample("convert", "model.onnx", "--vocab", "vocab.txt", "--out", "runs/bert");
             config.AddCommand<InfoCommand>("info")
                 .WithDescription("what a model folder, adapter folder, safetensors or GGUF file holds")
                 .WithExample("info", "tiny-llama");

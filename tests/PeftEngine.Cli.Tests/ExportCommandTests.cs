@@ -96,6 +96,17 @@ public class ExportCommandTests(TinyModelFolder tiny) : IClassFixture<TinyModelF
     }
 
     [Fact]
+    public void ConvertOfAGgufWritesWhatExportWrites()
+    {
+        string gguf = WriteGguf();
+        string exported = Path.Combine(tiny.Root, "exported-for-convert"), converted = Path.Combine(tiny.Root, "converted");
+        Assert.Equal(0, CommandLine.Run(["export", "--model", gguf, "--out", exported]));
+        Assert.Equal(0, CommandLine.Run(["convert", gguf, "--out", converted]));
+        foreach (var name in new[] { "config.json", "model.safetensors", "tokenizer.json", "generation_config.json", "tokenizer_config.json" })
+            Assert.Equal(File.ReadAllBytes(Path.Combine(exported, name)), File.ReadAllBytes(Path.Combine(converted, name)));
+    }
+
+    [Fact]
     public void MergedExportInBf16IsTheF32MergeRounded()
     {
         string output = Path.Combine(tiny.Root, "run-export");

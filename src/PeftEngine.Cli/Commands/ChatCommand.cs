@@ -37,6 +37,7 @@ public sealed class ChatCommand : Command<ChatCommand.Settings>
     internal static int Run(Settings settings, TextReader input, TextWriter output, TextWriter log)
     {
         using var loaded = LoadedLanguageModel.Load(settings.Model, settings.Adapter);
+        settings.MoveToDevice(loaded);
         string template = settings.Template.ToLowerInvariant() == "auto" ? DetectTemplate(loaded.Path) ?? "plain" : settings.Template.ToLowerInvariant();
         ChatFormat? format = template is "plain" or "instruction" ? null : ChatTemplate.FromName(template);
         var stop = loaded.StopTokenIds.ToList();

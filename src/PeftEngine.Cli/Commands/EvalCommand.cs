@@ -62,6 +62,9 @@ public sealed class EvalCommand : Command<EvalCommand.Settings>
         [CommandOption("--eval-examples <N>"), Description("Instruction records answered for exact match, 0 for none (default: 100)")]
         public int EvalExamples { get; init; } = 100;
 
+        [CommandOption("--device <DEVICE>"), Description("causal-lm only: " + DeviceOption.Help)]
+        public string? Device { get; init; }
+
         [CommandOption("--threads <N>"), Description("CPU threads, 0 for all cores (default: 0)")]
         public int Threads { get; init; }
     }
@@ -109,6 +112,8 @@ public sealed class EvalCommand : Command<EvalCommand.Settings>
         int seqLen = settings.SeqLen ?? 160;
         if (seqLen < 2) throw new ArgumentException($"--seq-len must be at least 2, got {seqLen}");
         using var loaded = LoadedLanguageModel.Load(settings.Model, settings.Adapter);
+        var device = DeviceOption.Open(settings.Device);
+        if (!device.IsHost) loaded.Model.Module.To(device);   // batches and prompts follow the model's device
         string data = settings.Data ?? ModelResolver.ShippedFile(loaded.Path, Path.Combine("data", "qa-valid.jsonl"));
         var tokenizer = loaded.Tokenizer;
         List<TrainingExample> examples;
@@ -142,6 +147,7 @@ public sealed class EvalCommand : Command<EvalCommand.Settings>
     {
         int seqLen = settings.SeqLen ?? 64;
         if (seqLen < 4) throw new ArgumentException($"--seq-len must be at least 4, got {seqLen}");
+        if (!DeviceOption.Parse(settings.Device).IsHost) throw new ArgumentException("--device: --task classify evaluates on the CPU only");
         string folder = ShippedEncoder.Resolve(settings.Model, say);
         string data = settings.Data ?? ModelResolver.ShippedFile(folder, Path.Combine("data", "spam-valid.jsonl"));
         var records = LabelledTextFile.Read(data);

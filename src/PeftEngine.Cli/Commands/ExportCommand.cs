@@ -39,7 +39,10 @@ public sealed class ExportCommand : Command<ExportCommand.Settings>
     }
 
     /// <inheritdoc/>
-    public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)
+    public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken) => Run(s);
+
+    /// <summary>Runs the export (also <c>peft convert</c> of a GGUF file).</summary>
+    internal static int Run(Settings s)
     {
         string source = ModelResolver.Locate(s.Model ?? throw new ArgumentException("--model is required (a GGUF file or a model folder)"));
         string output = s.Out ?? throw new ArgumentException("--out is required");

@@ -41,6 +41,16 @@ public sealed class GenerateCommand : Command<GenerateCommand.Settings>
         [CommandOption("--seed <SEED>"), Description("Seed of sampling (default: 0)")]
         public ulong Seed { get; init; }
 
+        [CommandOption("--device <DEVICE>"), Description(DeviceOption.Help)]
+        public string? Device { get; init; }
+
+        /// <summary>Moves the loaded model (base and adapter) to --device; the prompt ids follow it in generation.</summary>
+        internal void MoveToDevice(LoadedLanguageModel loaded)
+        {
+            var device = DeviceOption.Open(Device);
+            if (!device.IsHost) loaded.Model.Module.To(device);
+        }
+
         /// <summary>The generation settings these options describe.</summary>
         internal GenerationConfig ToConfig(IReadOnlyList<long> stop, int defaultMaxNewTokens)
         {
@@ -76,6 +86,7 @@ public sealed class GenerateCommand : Command<GenerateCommand.Settings>
     {
         string prompt = settings.Prompt ?? throw new ArgumentException("--prompt is required");
         using var loaded = LoadedLanguageModel.Load(settings.Model, settings.Adapter);
+        settings.MoveToDevice(loaded);
         var config = settings.ToConfig(loaded.StopTokenIds, defaultMaxNewTokens: 32);
         var promptIds = loaded.Tokenizer.Encode(prompt).Select(i => (long)i).ToArray();
         if (promptIds.Length == 0) throw new ArgumentException("--prompt encodes to no tokens");

@@ -124,16 +124,18 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         [CommandOption("--checkpoint-every <N>"), Description("Save a resumable checkpoint every N steps; 0 saves only when interrupted (default: 0)")]
         public int? CheckpointEvery { get; init; }
 
-        [CommandOption("--device <DEVICE>"), Description("cpu (the only device of this build) (default: cpu)")]
+        [CommandOption("--device <DEVICE>"), Description(DeviceOption.Help)]
         public string? Device { get; init; }
     }
 
     /// <inheritdoc/>
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
-        if (settings.Device is { } d && !string.Equals(d, "cpu", StringComparison.OrdinalIgnoreCase))
-            throw new ArgumentException($"--device '{d}' is not available in this build; use cpu");
-        if (IsClassify(settings)) return Classify(settings, cancellationToken);
+        if (IsClassify(settings))
+        {
+            if (!DeviceOption.Parse(settings.Device).IsHost) throw new ArgumentException("--device: --task classify trains on the CPU only");
+            return Classify(settings, cancellationToken);
+        }
         var options = ToOptions(settings);
         using var interrupt = new CancellationTokenSource();
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(interrupt.Token, cancellationToken);
@@ -231,7 +233,7 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
             AdapterScaling = s.AdapterScaling ?? o.AdapterScaling, NumVirtualTokens = s.NumVirtualTokens ?? o.NumVirtualTokens,
             PromptInit = s.PromptInit ?? o.PromptInit, PromptInitText = s.PromptInitText ?? o.PromptInitText,
             PrefixProjection = s.PrefixProjection ?? o.PrefixProjection, EncoderHiddenSize = s.EncoderHiddenSize ?? o.EncoderHiddenSize,
-            ReftLayers = s.ReftLayers ?? o.ReftLayers, ReftPositions = s.ReftPositions ?? o.ReftPositions, LoadIn4Bit = s.LoadIn4Bit ?? o.LoadIn4Bit, QuantType = s.QuantType ?? o.QuantType, DoubleQuant = s.DoubleQuant ?? o.DoubleQuant,
+            Device = s.Device ?? o.Device, ReftLayers = s.ReftLayers ?? o.ReftLayers, ReftPositions = s.ReftPositions ?? o.ReftPositions, LoadIn4Bit = s.LoadIn4Bit ?? o.LoadIn4Bit, QuantType = s.QuantType ?? o.QuantType, DoubleQuant = s.DoubleQuant ?? o.DoubleQuant,
         };
     }
 }

@@ -56,6 +56,7 @@ public static class ConfigFile
                 "samples" => o with { Samples = Int(key, value, path) },
                 "seed" => o with { Seed = ulong.TryParse(value, out ulong u) ? u : throw Bad(key, value, path, "a non-negative integer") },
                 "threads" => o with { Threads = Int(key, value, path) },
+                "device" => o with { Device = value },
                 "output" => o with { Output = value },
                 "resume" => o with { Resume = value },
                 "checkpoint-every" => o with { CheckpointEvery = Int(key, value, path) },

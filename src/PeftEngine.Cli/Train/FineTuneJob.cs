@@ -25,6 +25,9 @@ public sealed class FineTuneJob(FineTuneOptions options, IFineTuneReporter repor
     {
         options.Validate();
         if (options.Threads > 0) CpuParallel.Threads = options.Threads;
+        var device = DeviceOption.Open(options.Device);   // fails early, with one line, when the device cannot be opened
+        if (!device.IsHost && options.LoadIn4Bit)
+            throw new ArgumentException($"--device {options.Device}: --load-in-4bit needs the CPU (the 4-bit kernels are not on the GPU yet)");
         string modelPath = ModelResolver.Locate(options.Model);
         var (lm, tokenizer) = ModelResolver.LoadCausalLm(options.Model);
         string dataPath = options.Data ?? ModelResolver.ShippedFile(modelPath, Path.Combine("data", "qa-train.jsonl"));
@@ -60,6 +63,7 @@ public sealed class FineTuneJob(FineTuneOptions options, IFineTuneReporter repor
             ("train data", $"{dataPath} ({trainRecords.Count} records)"),
             ("held-out data", $"{evalPath} ({evalRecords.Count} records)"),
             ("steps", $"{options.Steps} x batch {options.Batch}, seq-len {options.SeqLen}, lr {lr.ToString(CultureInfo.InvariantCulture)} (cosine, warm-up {options.Warmup})"),
+            ("device", device.IsHost ? "cpu" : device.ToString()),
             ("threads", CpuParallel.Threads.ToString(CultureInfo.InvariantCulture)),
             ("seed", options.Seed.ToString(CultureInfo.InvariantCulture)),
             ("output", Path.GetFullPath(output)),
@@ -74,6 +78,10 @@ public sealed class FineTuneJob(FineTuneOptions options, IFineTuneReporter repor
 
         using var peft = PeftModel.ForCausalLm(lm, config, generator: new Generator(options.Seed));
         if (options.LoadIn4Bit && loftq) Quantize(peft.Model);
+        // base + adapter on the device once the adapter exists (its initialisation, e.g. PiSSA's SVD, runs on the
+        // CPU); the optimizer made below keeps its state beside the parameters, and the trainer, evaluator and
+        // generation move the inputs they build to the model's device.
+        if (!device.IsHost) peft.To(device);
         reporter.Info(peft.TrainableParametersLine());
         // PiSSA trains on the residual base W - B0·A0, so the trained adapter alone does not apply to the original
         // model. As HF's save_pretrained(path_initial_model_for_weight_conversion=...) the adapter as it was before

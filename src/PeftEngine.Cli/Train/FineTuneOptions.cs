@@ -109,6 +109,9 @@ public sealed record FineTuneOptions
     /// <summary>CPU threads (0: all cores).</summary>
     public int Threads { get; init; }
 
+    /// <summary>Device the model (base and adapter) trains on: cpu, cuda:N, opencl:N or gpu-sim (ILGPU's CPU accelerator).</summary>
+    public string Device { get; init; } = "cpu";
+
     /// <summary>Where the adapter, log and loss curve go; null: runs/tiny-llama-&lt;method&gt;.</summary>
     public string? Output { get; init; }
 

@@ -25,7 +25,9 @@ public static class AttentionMasks
     /// <param name="slidingWindow">W: query i sees keys j with i - j &lt; W (Mistral); null for full attention.</param>
     /// <param name="dtype">The scores' dtype (F32 or F64); a bf16/f16 model's weight dtype gives F32, the dtype
     /// its layers compute in.</param>
-    public static Tensor? Build(Tensor? attentionMask, int batch, int queryLength, int keyLength, int? slidingWindow, DType dtype)
+    /// <param name="device">Where the mask goes (the model's device); null: the device of
+    /// <paramref name="attentionMask"/>, else the CPU.</param>
+    public static Tensor? Build(Tensor? attentionMask, int batch, int queryLength, int keyLength, int? slidingWindow, DType dtype, Device? device = null)
     {
         bool[]? real = attentionMask is null ? null : ReadMask(attentionMask, batch, keyLength);
         bool anyPadding = real is not null && real.Any(r => !r);
@@ -47,7 +49,8 @@ public static class AttentionMasks
                     if (hidden) values[row + j] = float.NegativeInfinity;
                 }
             }
-        using var mask = Tensor.FromArray(values, batch, 1, t, s);   // (B, 1, T, S)
+        using var host = Tensor.FromArray(values, batch, 1, t, s);   // (B, 1, T, S)
+        using var mask = host.To(device ?? attentionMask?.Device ?? Device.Cpu);
         return dtype == DType.F32 || !dtype.IsCompute() ? mask.Alias() : Ops.Cast(mask, dtype);
     }
 

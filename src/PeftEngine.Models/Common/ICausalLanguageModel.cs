@@ -40,12 +40,13 @@ public interface ICausalLanguageModel
 public sealed class ModelKvCache(IReadOnlyList<KvCache> layers) : IDisposable
 {
     /// <summary>Allocates <paramref name="layers"/> empty caches of (batch, kvHeads, maxLength, headDim) each, in
-    /// <paramref name="dtype"/> (the model's weight dtype; bf16/f16 models compute and cache in f32).</summary>
-    public static ModelKvCache Allocate(int layers, int batch, int kvHeads, int maxLength, int headDim, DType dtype)
+    /// <paramref name="dtype"/> (the model's weight dtype; bf16/f16 models compute and cache in f32), on
+    /// <paramref name="device"/> (null: the default device).</summary>
+    public static ModelKvCache Allocate(int layers, int batch, int kvHeads, int maxLength, int headDim, DType dtype, Device? device = null)
     {
         if (!dtype.IsCompute()) dtype = DType.F32;
         var caches = new List<KvCache>(layers);
-        for (int i = 0; i < layers; i++) caches.Add(new KvCache(batch, kvHeads, maxLength, headDim, dtype));
+        for (int i = 0; i < layers; i++) caches.Add(new KvCache(batch, kvHeads, maxLength, headDim, dtype, device));
         return new ModelKvCache(caches);
     }
 

@@ -55,14 +55,15 @@ public static class TextGeneration
 
         using var _ = GradMode.Disable();
         using var cache = model.CreateCache(b, t + maxNew);
-        var input = promptIds.Alias();
+        var device = ModelDevice.Of(model.Module);           // host-built ids, masks and positions go where the model is
+        var input = promptIds.To(device);
         try
         {
             for (int step = 0; step < maxNew; step++)
             {
-                using var mask = maskRows is null ? null : MaskTensor(maskRows, b, t + step);   // (B, S)
+                using var mask = maskRows is null ? null : MaskTensor(maskRows, b, t + step, device);   // (B, S)
                 using var positions = maskRows is null || model is not IPositionedCausalLanguageModel ? null
-                    : PositionIds(maskRows, input.Shape[1]);                           // (B, n)
+                    : PositionIds(maskRows, input.Shape[1], device);                   // (B, n)
                 long[] chosen;
                 using (var logits = positions is null ? model.Forward(input, mask, cache)
                            : ((IPositionedCausalLanguageModel)model).Forward(input, mask, cache, positions))   // (B, n, V)
@@ -78,7 +79,7 @@ public static class TextGeneration
                 onToken?.Invoke(step, chosen);
                 if (stopped.All(s => s)) break;
                 input.Dispose();
-                input = Tensor.FromArray(chosen, b, 1);                              // (B, 1)
+                using (var host = Tensor.FromArray(chosen, b, 1)) input = host.To(device);   // (B, 1)
                 if (maskRows is not null)
                     foreach (var row in maskRows) row.Add(1);
             }
@@ -112,7 +113,7 @@ public static class TextGeneration
 
     /// <summary>HF's position ids for the last <paramref name="n"/> columns of the mask: the count of real tokens
     /// so far minus one, and 1 at padding.</summary>
-    private static Tensor PositionIds(List<long>[] rows, int n)
+    private static Tensor PositionIds(List<long>[] rows, int n, Device device)
     {
         var ids = new long[rows.Length * n];
         for (int r = 0; r < rows.Length; r++)
@@ -125,13 +126,15 @@ public static class TextGeneration
                 if (j >= s - n) ids[r * n + j - (s - n)] = rows[r][j] == 0 ? 1 : seen - 1;
             }
         }
-        return Tensor.FromArray(ids, rows.Length, n);
+        using var host = Tensor.FromArray(ids, rows.Length, n);
+        return host.To(device);
     }
 
-    private static Tensor MaskTensor(List<long>[] rows, int b, int s)
+    private static Tensor MaskTensor(List<long>[] rows, int b, int s, Device device)
     {
         var flat = new long[(long)b * s];
         for (int r = 0; r < b; r++) rows[r].CopyTo(flat, r * s);
-        return Tensor.FromArray(flat, b, s);
+        using var host = Tensor.FromArray(flat, b, s);
+        return host.To(device);
     }
 }

@@ -99,9 +99,10 @@ public sealed partial class Gpt2Model : Module, ICausalLanguageModel, IPositione
     {
         if (maxLength > MaxPositions)
             throw new ArgumentException($"Gpt2Model.CreateCache: {maxLength} positions exceed n_positions {MaxPositions}");
-        var dtype = Transformer.GetSubmodule("ln_f").Parameters().First().DType;
+        var norm = Transformer.GetSubmodule("ln_f").Parameters().First();
+        var dtype = norm.DType;
         int heads = Config.NumAttentionHeads, headDim = Config.HiddenSize / heads;
-        return ModelKvCache.Allocate(Config.NumHiddenLayers, batch, heads, maxLength, headDim, dtype);
+        return ModelKvCache.Allocate(Config.NumHiddenLayers, batch, heads, maxLength, headDim, dtype, norm.Data.Device);
     }
 
     /// <summary>Greedy decoding without a key/value cache: appends the most likely next token

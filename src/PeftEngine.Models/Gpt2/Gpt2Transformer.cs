@@ -102,7 +102,7 @@ public sealed class Gpt2Transformer : Module, ILayerOutputHooks
         using var positions = positionIds is null ? Ops.Arange(offset, s, dtype: DType.I64, device: device) : positionIds.Alias();   // (T) or (B, T)
         using var pos = GetChild("wpe").Forward(positions);                    // (T) -> (T, C) broadcast over B, or (B, T) -> (B, T, C)
         using var summed = Ops.Add(tokens, pos);
-        using var mask = AttentionMasks.Build(inputs.AttentionMask, b, t, s, null, dtype);   // (B, 1, T, S) or null
+        using var mask = AttentionMasks.Build(inputs.AttentionMask, b, t, s, null, dtype, device);   // (B, 1, T, S) or null
         Tensor h = GetChild("drop").Forward(summed);
         int i = 0;
         bool checkpoint = GradientCheckpointing && IsTraining && cache is null && prefix is null && GradMode.IsEnabled;

@@ -108,8 +108,9 @@ public sealed partial class LlamaModel : Module, ICausalLanguageModel, IPosition
     {
         if (maxLength > MaxPositions)
             throw new ArgumentException($"LlamaModel.CreateCache: {maxLength} positions exceed max_position_embeddings {MaxPositions}");
-        var dtype = Transformer.GetSubmodule("norm").Parameters().First().DType;
-        return ModelKvCache.Allocate(Config.NumHiddenLayers, batch, Config.NumKeyValueHeads, maxLength, Config.HeadDim, dtype);
+        var norm = Transformer.GetSubmodule("norm").Parameters().First();
+        var dtype = norm.DType;
+        return ModelKvCache.Allocate(Config.NumHiddenLayers, batch, Config.NumKeyValueHeads, maxLength, Config.HeadDim, dtype, norm.Data.Device);
     }
 
     /// <inheritdoc/>

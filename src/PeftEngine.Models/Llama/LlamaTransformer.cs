@@ -90,14 +90,15 @@ public sealed class LlamaTransformer : Module, ILayerOutputHooks
         var layers = (ModuleList)GetChild("layers");
         if (cache is not null && cache.Layers.Count != layers.Count)
             throw new ArgumentException($"LlamaTransformer: the cache has {cache.Layers.Count} layers, the model {layers.Count}");
-        DType dtype = GetChild("norm").Parameters().First().DType;
+        var norm = GetChild("norm").Parameters().First();
+        DType dtype = norm.DType;
         prefix?.Check(nameof(LlamaTransformer), layers.Count, b, Config.NumKeyValueHeads, Config.HeadDim, dtype);
         int p = prefix?.Length ?? 0, offset = (cache?.Length ?? 0) + p, s = offset + t;
         if (t == 0 || s > Config.MaxPositionEmbeddings)
             throw new ArgumentException($"LlamaTransformer: {offset} cached/prefix + {t} new positions must be in [1, max_position_embeddings = {Config.MaxPositionEmbeddings}]");
         if (prefix is not null && cache is not null) prefix.WriteInto(cache);
 
-        using var full = AttentionMasks.Build(attentionMask, b, t, s, null, dtype);   // (B, 1, T, S) or null
+        using var full = AttentionMasks.Build(attentionMask, b, t, s, null, dtype, norm.Data.Device);   // (B, 1, T, S) or null
         var windowed = new Dictionary<int, Tensor?>();
         bool checkpoint = GradientCheckpointing && IsTraining && cache is null && prefix is null && GradMode.IsEnabled;
         Tensor h = inputs.InputIds is { } ids ? EmbedInput(ids)                // (B, T) -> (B, T, C)
@@ -113,7 +114,7 @@ public sealed class LlamaTransformer : Module, ILayerOutputHooks
                 if (layer.SlidingWindow is int w)
                 {
                     if (!windowed.TryGetValue(w, out mask))
-                        windowed[w] = mask = AttentionMasks.Build(attentionMask, b, t, s, w, dtype);
+                        windowed[w] = mask = AttentionMasks.Build(attentionMask, b, t, s, w, dtype, norm.Data.Device);
                 }
                 var layerCache = cache?.Layers[i];
                 var layerPrefix = cache is null ? prefix?.Layers[i] : null;

@@ -25,6 +25,7 @@ public static class Evaluator
         try
         {
             using var noGrad = GradMode.Disable();
+            var device = ModelDevice.Of(model.Module);
             foreach (var batch in batches)
             {
                 using (batch)
@@ -33,7 +34,8 @@ public static class Evaluator
                     long scored = ScoredTokens(batch.Labels);
                     if (scored > 0)
                     {
-                        var loss = model.Loss(batch.InputIds, batch.Labels, batch.AttentionMask);
+                        using var onDevice = batch.To(device);
+                        var loss = model.Loss(onDevice.InputIds, onDevice.Labels, onDevice.AttentionMask);
                         sum += loss.Item() * scored;
                         tokens += scored;
                     }

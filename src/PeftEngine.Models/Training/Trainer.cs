@@ -90,15 +90,17 @@ public sealed class Trainer : IDisposable
         long tokens = 0;
         int startStep = Step;
         _model.Module.Train();
+        var device = ModelDevice.Of(_model.Module);
         while (Step < last)
         {
             double lr = Optimizer.ParamGroups[0].Lr;
             double loss = 0;
             for (int micro = 0; micro < Options.GradientAccumulationSteps; micro++)
             {
-                using var batch = _train.Next();
+                using var hostBatch = _train.Next();
+                using var batch = hostBatch.To(device);      // inputs where the model is (aliases on the CPU)
                 using var scope = TensorScope.Begin();
-                tokens += CountTokens(batch.AttentionMask);
+                tokens += CountTokens(hostBatch.AttentionMask);
                 var raw = _model.Loss(batch.InputIds, batch.Labels, batch.AttentionMask);
                 var scaled = Options.GradientAccumulationSteps == 1 ? raw : Ops.Mul(raw, 1.0 / Options.GradientAccumulationSteps);
                 scaled.Backward();

@@ -131,9 +131,13 @@ public static class TrainingCheckpoint
         ArgumentNullException.ThrowIfNull(module);
         ArgumentNullException.ThrowIfNull(optimizer);
         var state = ReadState(checkpoint);
+        var device = ModelDevice.Of(module);   // a model moved to a GPU resumes there
         using (var file = SafetensorsFile.Open(Path.Combine(checkpoint, ModelFile)))
         {
             var tensors = file.LoadAll();
+            if (!device.IsHost)
+                foreach (var key in tensors.Keys.ToList())
+                    using (var host = tensors[key]) tensors[key] = host.To(device);
             try
             {
                 var result = module.LoadStateDict(tensors, strict: false);
@@ -158,7 +162,7 @@ public static class TrainingCheckpoint
                 if (dot <= 0 || !int.TryParse(key.AsSpan(0, dot), NumberStyles.None, CultureInfo.InvariantCulture, out int index)
                     || !dict.State.TryGetValue(index, out var ps))
                     throw new InvalidDataException($"Checkpoint '{checkpoint}': {OptimizerFile} key '{key}' is not '<parameter index>.<state name>' of a parameter listed in {StateFile}.");
-                ps.Tensors[key[(dot + 1)..]] = file.Load(key);
+                using (var host = file.Load(key)) ps.Tensors[key[(dot + 1)..]] = host.To(device);   // the state lives with the parameters
             }
         }
         optimizer.LoadStateDict(dict);
