@@ -10,20 +10,8 @@ namespace PeftEngine.Tests;
 [Collection("console")]
 public class DeviceTrainTests(TinyModelFolder tiny) : IClassFixture<TinyModelFolder>
 {
-    private sealed class Recorder : IFineTuneReporter
-    {
-        public List<string> Lines { get; } = [];
-        public List<TrainingProgress> Steps { get; } = [];
-        public Dictionary<string, PhaseScore> Phases { get; } = [];
-        public void Info(string message) => Lines.Add(message);
-        public void Settings(IReadOnlyList<(string Name, string Value)> rows) => Lines.AddRange(rows.Select(r => $"{r.Name}: {r.Value}"));
-        public void Scores(string phase, PhaseScore score) => Phases[phase] = score;
-        public void TrainingStarted(int firstStep, int steps) { }
-        public void Progress(TrainingProgress progress) => Steps.Add(progress);
-        public void TrainingDone() { }
-    }
 
-    private (FineTuneResult Result, Recorder Report) Train(string device, string? resume = null, string? name = null)
+    private (FineTuneResult Result, RecordingReporter Report) Train(string device, string? resume = null, string? name = null)
     {
         // few records keep the simulated GPU (threads emulated on the host) quick: 2 steps of 2, 2 held-out sequences,
         // no exact-match answers (generation is checked by GenerateOnTheSimulatedGpuGivesTheCpusTokens)
@@ -31,7 +19,7 @@ public class DeviceTrainTests(TinyModelFolder tiny) : IClassFixture<TinyModelFol
         Directory.CreateDirectory(data);
         File.WriteAllLines(Path.Combine(data, "train.jsonl"), File.ReadLines(Path.Combine(tiny.ModelDir, "data", "qa-train.jsonl")).Take(4));
         File.WriteAllLines(Path.Combine(data, "valid.jsonl"), File.ReadLines(Path.Combine(tiny.ModelDir, "data", "qa-valid.jsonl")).Take(2));
-        var reporter = new Recorder();
+        var reporter = new RecordingReporter();
         var options = new FineTuneOptions
         {
             Model = tiny.ModelDir, Data = Path.Combine(data, "train.jsonl"), EvalData = Path.Combine(data, "valid.jsonl"), Steps = 2, Batch = 2, SeqLen = 160, Lr = 1e-2, Warmup = 0, Rank = 4, Alpha = 8, Dropout = 0,

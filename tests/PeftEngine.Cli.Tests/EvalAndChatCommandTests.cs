@@ -17,7 +17,7 @@ public class EvalAndChatCommandTests(TinyModelFolder tiny) : IClassFixture<TinyM
             new FineTuneJob(new FineTuneOptions
             {
                 Model = tiny.ModelDir, Steps = 3, Batch = 4, SeqLen = 160, Lr = 2e-2, Rank = 4, EvalExamples = 1, Samples = 0, Output = output,
-            }, new NullReporter()).Run();
+            }, new RecordingReporter()).Run();
         return Path.Combine(output, "adapter");
     }
 
@@ -111,15 +111,5 @@ public class EvalAndChatCommandTests(TinyModelFolder tiny) : IClassFixture<TinyM
         Directory.CreateDirectory(dir);
         File.WriteAllText(Path.Combine(dir, "tokenizer_config.json"), System.Text.Json.JsonSerializer.Serialize(new { chat_template = template }));
         return dir;
-    }
-
-    private sealed class NullReporter : IFineTuneReporter
-    {
-        public void Info(string message) { }
-        public void Settings(IReadOnlyList<(string Name, string Value)> rows) { }
-        public void Scores(string phase, PhaseScore score) { }
-        public void TrainingStarted(int firstStep, int steps) { }
-        public void Progress(TrainingProgress progress) { }
-        public void TrainingDone() { }
     }
 }

@@ -114,7 +114,7 @@ public class ExportCommandTests(TinyModelFolder tiny) : IClassFixture<TinyModelF
             new FineTuneJob(new FineTuneOptions
             {
                 Model = tiny.ModelDir, Steps = 3, Batch = 4, SeqLen = 160, Lr = 2e-2, Rank = 4, EvalExamples = 1, Samples = 0, Output = output,
-            }, new NullReporter()).Run();
+            }, new RecordingReporter()).Run();
         string adapter = Path.Combine(output, "adapter");
         string f32 = Path.Combine(tiny.Root, "merged-f32"), bf16 = Path.Combine(tiny.Root, "merged-bf16");
         Assert.Equal(0, CommandLine.Run(["export", "--model", tiny.ModelDir, "--adapter", adapter, "--out", f32]));
@@ -148,15 +148,5 @@ public class ExportCommandTests(TinyModelFolder tiny) : IClassFixture<TinyModelF
         TestData.AssertClose(expected, actual, 1e-5, 1e-4);
         Assert.Equal(2, CommandLine.Run(["export", "--model", tiny.ModelDir, "--out", tiny.ModelDir]));
         Assert.Equal(2, CommandLine.Run(["export", "--model", tiny.ModelDir, "--dtype", "f8", "--out", Path.Combine(tiny.Root, "x")]));
-    }
-
-    private sealed class NullReporter : IFineTuneReporter
-    {
-        public void Info(string message) { }
-        public void Settings(IReadOnlyList<(string Name, string Value)> rows) { }
-        public void Scores(string phase, PhaseScore score) { }
-        public void TrainingStarted(int firstStep, int steps) { }
-        public void Progress(TrainingProgress progress) { }
-        public void TrainingDone() { }
     }
 }

@@ -15,7 +15,7 @@ public class MergeAndInfoCommandTests(TinyModelFolder tiny) : IClassFixture<Tiny
             new FineTuneJob(new FineTuneOptions
             {
                 Model = tiny.ModelDir, Steps = 3, Batch = 4, SeqLen = 160, Lr = 2e-2, Rank = 4, EvalExamples = 1, Samples = 0, Output = output,
-            }, new SilentReporter()).Run();
+            }, new RecordingReporter()).Run();
         return Path.Combine(output, "adapter");
     }
 
@@ -52,15 +52,5 @@ public class MergeAndInfoCommandTests(TinyModelFolder tiny) : IClassFixture<Tiny
         Assert.Equal(0, CommandLine.Run(["info", Path.Combine(tiny.ModelDir, "model.safetensors"), "--tensors", "2"]));
         Assert.Equal(0, CommandLine.Run(["info", TrainedAdapter()]));
         Assert.Equal(2, CommandLine.Run(["info", Path.Combine(tiny.Root, "no-such-file.safetensors")]));
-    }
-
-    private sealed class SilentReporter : IFineTuneReporter
-    {
-        public void Info(string message) { }
-        public void Settings(IReadOnlyList<(string Name, string Value)> rows) { }
-        public void Scores(string phase, PhaseScore score) { }
-        public void TrainingStarted(int firstStep, int steps) { }
-        public void Progress(Models.Training.TrainingProgress progress) { }
-        public void TrainingDone() { }
     }
 }

@@ -8,18 +8,6 @@ namespace PeftEngine.Tests;
 [Collection("console")]
 public class TrainCommandTests(TinyModelFolder tiny) : IClassFixture<TinyModelFolder>
 {
-    private sealed class RecordingReporter : IFineTuneReporter
-    {
-        public List<string> Lines { get; } = [];
-        public List<TrainingProgress> Steps { get; } = [];
-        public Dictionary<string, PhaseScore> Phases { get; } = [];
-        public void Info(string message) => Lines.Add(message);
-        public void Settings(IReadOnlyList<(string Name, string Value)> rows) => Lines.AddRange(rows.Select(r => $"{r.Name}: {r.Value}"));
-        public void Scores(string phase, PhaseScore score) => Phases[phase] = score;
-        public void TrainingStarted(int firstStep, int steps) { }
-        public void Progress(TrainingProgress progress) => Steps.Add(progress);
-        public void TrainingDone() { }
-    }
 
     private FineTuneOptions Options(string output) => new()
     {

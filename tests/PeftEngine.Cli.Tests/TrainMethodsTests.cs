@@ -52,23 +52,12 @@ public sealed class MethodRuns : IDisposable
     public (FineTuneResult Result, List<TrainingProgress> Steps) Run(string key, Func<string, FineTuneOptions> options)
     {
         if (_runs.TryGetValue(key, out var run)) return run;
-        var reporter = new StepRecorder();
+        var reporter = new RecordingReporter();
         var result = new FineTuneJob(options(Path.Combine(Tiny.Root, "method-" + key)), reporter).Run();
         return _runs[key] = (result, reporter.Steps);
     }
 
     public void Dispose() => Tiny.Dispose();
-
-    private sealed class StepRecorder : IFineTuneReporter
-    {
-        public List<TrainingProgress> Steps { get; } = [];
-        public void Info(string message) { }
-        public void Settings(IReadOnlyList<(string Name, string Value)> rows) { }
-        public void Scores(string phase, PhaseScore score) { }
-        public void TrainingStarted(int firstStep, int steps) { }
-        public void Progress(TrainingProgress progress) => Steps.Add(progress);
-        public void TrainingDone() { }
-    }
 }
 
 [Collection("console")]
@@ -200,17 +189,7 @@ public class TrainMethodsTests(MethodRuns runs) : IClassFixture<MethodRuns>
     public void BitFitOnAModelWithoutBiasesIsAClearError()
     {
         var e = Assert.Throws<ArgumentException>(() => new FineTuneJob(runs.Options("bitfit", Path.Combine(runs.Tiny.Root, "no-bias")) with { Model = runs.Tiny.ModelDir },
-            new MethodRunsSilentReporter()).Run());
+            new RecordingReporter()).Run());
         Assert.Contains("has no bias terms", e.Message);
-    }
-
-    private sealed class MethodRunsSilentReporter : IFineTuneReporter
-    {
-        public void Info(string message) { }
-        public void Settings(IReadOnlyList<(string Name, string Value)> rows) { }
-        public void Scores(string phase, PhaseScore score) { }
-        public void TrainingStarted(int firstStep, int steps) { }
-        public void Progress(TrainingProgress progress) { }
-        public void TrainingDone() { }
     }
 }
