@@ -76,7 +76,7 @@ public sealed class BenchCommand : Command<BenchCommand.Settings>
     }
 
     /// <summary>The FMA peak measured like the products below: the best of short bursts (about 10 ms each, long
-    /// enough that starting the threads costs little) over 0.4 s, so a loaded machine lowers it no more than it
+    /// enough that handing work to the pool threads costs little) over 0.4 s, so a loaded machine lowers it no more than it
     /// lowers them.</summary>
     private static double Peak(int threads)
     {

@@ -89,13 +89,11 @@ public static class FmaPeak
             for (long i = 0; i < batches; i++) sink += vectorBits == 512 ? Loop512(Batch) : Loop256(Batch);
             s_sink = sink;
         }
+        // The threads come from the thread pool, as the kernels' do (CpuParallel): pool threads already run on
+        // their own cores, while a freshly started thread may share its creator's core for the first milliseconds,
+        // longer than one call of a few milliseconds lasts.
         if (threads == 1) Work();
-        else
-        {
-            var workers = new Thread[threads];
-            for (int t = 0; t < threads; t++) (workers[t] = new Thread(Work) { IsBackground = true }).Start();
-            foreach (var w in workers) w.Join();
-        }
+        else Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, _ => Work());
         return batches * Batch * Chains * (vectorBits / 32) * 2L * threads;
     }
 
