@@ -88,7 +88,7 @@ public sealed class GptqAwqCheckpoint : ITensorSource
     public SafetensorsTensorInfo Info(string name)
     {
         if (!_moduleOfWeight.TryGetValue(name, out var prefix))
-            return _packedKeys.Contains(name) ? throw new KeyNotFoundException($"{_file}: '{name}' is part of a packed weight; load '{name[..name.LastIndexOf('.')]}.weight'") : _inner.Info(name);
+            return _packedKeys.Contains(name) ? throw PackedPart(name) : _inner.Info(name);
         var (k, n) = Features(prefix);
         int[] shape = _layout == DequantizedLayout.OutIn ? [n, k] : [k, n];
         return new SafetensorsTensorInfo(name, SafetensorsDType.F32, shape, 0, 4L * k * n);
@@ -98,7 +98,7 @@ public sealed class GptqAwqCheckpoint : ITensorSource
     public Tensor Load(string name, DType? convertTo = null)
     {
         if (!_moduleOfWeight.TryGetValue(name, out var prefix))
-            return _packedKeys.Contains(name) ? throw new KeyNotFoundException($"{_file}: '{name}' is part of a packed weight; load '{name[..name.LastIndexOf('.')]}.weight'") : _inner.Load(name, convertTo);
+            return _packedKeys.Contains(name) ? throw PackedPart(name) : _inner.Load(name, convertTo);
         var w = Dequantize(prefix);
         if (convertTo is not { } target || target == DType.F32) return w;
         using (w) return Ops.Cast(w, target);
@@ -130,6 +130,9 @@ public sealed class GptqAwqCheckpoint : ITensorSource
             ? GptqDequantizer.Dequantize(prefix, qweight, qzeros, scales, gIdx, Config, _layout)
             : AwqDequantizer.Dequantize(prefix, qweight, qzeros, scales, Config, _layout));
     }
+
+    private KeyNotFoundException PackedPart(string key) =>
+        new($"{_file}: '{key}' is part of a packed weight; load '{key[..key.LastIndexOf('.')]}.weight'");
 
     /// <summary>(in, out) features of a packed module, from the stored shape of its qweight.</summary>
     private (int In, int Out) Features(string prefix)
