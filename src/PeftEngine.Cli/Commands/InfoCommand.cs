@@ -36,6 +36,11 @@ public sealed class InfoCommand : Command<InfoCommand.Settings>
             if (!File.Exists(config)) throw new ArgumentException($"'{path}' holds neither config.json nor adapter_config.json");
             var c = HfConfig.Load(config);
             AnsiConsole.MarkupLine($"[bold]model[/] {Markup.Escape(path)}: model_type {Markup.Escape(c.ModelType)}");
+            if (PeftEngine.Quant.GptqAwqConfig.QuantMethodOf(config) is { } method)
+            {
+                var q = PeftEngine.Quant.GptqAwqConfig.FromConfigFile(config);
+                AnsiConsole.MarkupLine($"quantization: {Markup.Escape(q is null ? method : q.Describe() + " (dequantized to float on load)")}");
+            }
             string weights = System.IO.Path.Combine(path, "model.safetensors");
             if (File.Exists(weights)) Safetensors(weights, s.Tensors);
             else AnsiConsole.MarkupLine("(no model.safetensors)");

@@ -1,5 +1,6 @@
 using PeftEngine.IO;
 using PeftEngine.IO.Safetensors;
+using PeftEngine.Quant;
 
 namespace PeftEngine.Models;
 
@@ -12,7 +13,8 @@ public sealed partial class Gpt2Model
     /// with its index). Tensor names may carry the <c>transformer.</c> prefix (<c>transformer.h.0.ln_1.weight</c>)
     /// or not (<c>h.0.ln_1.weight</c>, as the original GPT-2 uploads store them); the attention mask buffers
     /// <c>attn.bias</c> / <c>attn.masked_bias</c> and the tied <c>lm_head.weight</c> are skipped. Weights are cast to
-    /// <paramref name="dtype"/>. The model is returned in evaluation mode.
+    /// <paramref name="dtype"/>. GPTQ/AWQ checkpoints are dequantized on load into the Conv1D (in, out) layout
+    /// (<see cref="GptqAwqCheckpoint"/>). The model is returned in evaluation mode.
     /// </summary>
     /// <remarks>HF: GPT2LMHeadModel.from_pretrained(path). Errors name the file and tensor: a missing config or
     /// weights file, a tensor the model needs that the file lacks, a tensor of the wrong shape, and tensors the
@@ -31,7 +33,7 @@ public sealed partial class Gpt2Model
         string weightsName = File.Exists(Path.Combine(directory, "model.safetensors.index.json"))
             ? Path.Combine(directory, "model.safetensors.index.json")
             : Path.Combine(directory, "model.safetensors");
-        using var source = ShardedSafetensors.OpenDirectory(directory);
+        using var source = GptqAwqCheckpoint.Wrap(ShardedSafetensors.OpenDirectory(directory), configPath, weightsName, DequantizedLayout.InOut);
         var model = new Gpt2Model(config, dtype);
         try
         {

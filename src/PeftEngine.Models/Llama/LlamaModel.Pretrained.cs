@@ -1,5 +1,6 @@
 using PeftEngine.IO;
 using PeftEngine.IO.Safetensors;
+using PeftEngine.Quant;
 
 namespace PeftEngine.Models;
 
@@ -10,7 +11,8 @@ public sealed partial class LlamaModel
     /// sharded checkpoint (<c>model.safetensors.index.json</c>). Tensors keep HF's names
     /// (<c>model.layers.0.self_attn.q_proj.weight</c>); BF16/F16/F32 weights are converted to
     /// <paramref name="dtype"/>. A stored <c>lm_head.weight</c> of a tied model and old <c>rotary_emb.inv_freq</c>
-    /// buffers are ignored. The model is returned in evaluation mode.
+    /// buffers are ignored. GPTQ and AWQ checkpoints (config.json quantization_config.quant_method "gptq" / "awq")
+    /// are dequantized on load (<see cref="GptqAwqCheckpoint"/>). The model is returned in evaluation mode.
     /// </summary>
     /// <remarks>HF: AutoModelForCausalLM.from_pretrained(path, torch_dtype=dtype). Errors name the file and key:
     /// a missing config or weights file, a config of another architecture, a missing tensor, a tensor of the
@@ -30,14 +32,15 @@ public sealed partial class LlamaModel
         string file = File.Exists(Path.Combine(directory, ShardedSafetensors.IndexFileName))
             ? Path.Combine(directory, ShardedSafetensors.IndexFileName)
             : Path.Combine(directory, "model.safetensors");
-        using var source = ShardedSafetensors.OpenDirectory(directory);
+        using var source = GptqAwqCheckpoint.Wrap(ShardedSafetensors.OpenDirectory(directory), configPath, file);
         LlamaModel model;
         try { model = new LlamaModel(config, dtype); }
         catch (ArgumentException e) { throw new InvalidDataException($"LlamaModel.FromPretrained: '{configPath}' describes a model that cannot be built: {e.Message}", e); }
         try
         {
             WeightLoader.Load(model, new SafetensorsWeights(source), "LlamaModel.FromPretrained", file,
-                key => key.EndsWith(".rotary_emb.inv_freq", StringComparison.Ordinal) || (config.TieWordEmbeddings && key == "lm_head.weight"),
+                key => key.EndsWith(".rotary_emb.inv_freq", StringComparison.Ordinal) || (config.TieWordEmbeddings && key == "lm_head.weight")
+                    || (source is GptqAwqCheckpoint packed && packed.IsZeroBias(key)),
                 dtype);
             model.Eval();
             return model;
