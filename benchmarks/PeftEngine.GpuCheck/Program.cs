@@ -6,7 +6,8 @@ using PeftEngine.Models;
 using PeftEngine.Nn;
 using PeftEngine.Nn.Optim;
 
-// Throughput of the GPU backend on one device: GEMM TFLOP/s, fused attention, a GPT-2 training step's tokens/s.
+// Throughput of the GPU backend on one device: GEMM TFLOP/s, 4-bit (NF4) matvec GB/s and fused GEMM TFLOP/s,
+// fused attention, a GPT-2 training step's tokens/s.
 // Usage: dotnet run -c Release --project benchmarks/PeftEngine.GpuCheck -- [cuda:0|opencl:0|ilgpucpu:0]
 // On ilgpucpu the sizes are tiny: the numbers only show that the program runs.
 var name = args.Length > 0 ? args[0] : "cuda:0";
@@ -35,6 +36,27 @@ foreach (int n in tiny ? new[] { 64 } : new[] { 1024, 2048, 4096 })
     using var c = Tensor.Empty(new Shape(1, n, n), DType.F32, device);
     double s = Time(() => backend.Gemm(a, b, c, false, false), tiny ? 1 : 5);
     Console.WriteLine($"gemm f32 {n}^3: {2.0 * n * n * n / s / 1e12:F3} TFLOP/s ({s * 1e3:F2} ms)");
+}
+
+{
+    // QLoRA's base layer: an NF4 weight with double-quantized scales, read straight from its 4-bit storage.
+    int n = tiny ? 128 : 4096, m = tiny ? 16 : 2048;
+    var rng = new Random(3);
+    var values = new float[n * n];
+    for (int i = 0; i < values.Length; i++) values[i] = (float)(rng.NextDouble() * 2 - 1);
+    using var host = PeftEngine.Quant.Blockwise4Bit.Quantize(values, n, n, PeftEngine.Quant.FourBitType.Nf4, 64, doubleQuant: true);
+    using var w = host.To(device);
+    using var x1 = Tensor.Zeros(new Shape(1, n), DType.F32, device);
+    using var y1 = Tensor.Empty(new Shape(1, n), DType.F32, device);
+    double s = Time(() => backend.MatMul4Bit(x1, w, y1, transW: true), tiny ? 1 : 20);
+    Console.WriteLine($"4-bit nf4 matvec {n}x{n} (batch 1): {w.ByteSize / s / 1e9:F1} GB/s of packed weight ({s * 1e3:F3} ms)");
+    using var x = Tensor.Zeros(new Shape(m, n), DType.F32, device);
+    using var y = Tensor.Empty(new Shape(m, n), DType.F32, device);
+    foreach (bool transW in new[] { true, false })
+    {
+        s = Time(() => backend.MatMul4Bit(x, w, y, transW), tiny ? 1 : 3);
+        Console.WriteLine($"4-bit nf4 fused gemm {m}x{n}x{n} ({(transW ? "forward, x·Wᵀ" : "input gradient, g·W")}): {2.0 * m * n * n / s / 1e12:F3} TFLOP/s ({s * 1e3:F2} ms)");
+    }
 }
 
 {

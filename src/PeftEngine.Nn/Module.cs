@@ -294,6 +294,7 @@ public abstract class Module : IDisposable
     {
         using (GradMode.Disable())
         {
+            foreach (var (_, m) in NamedModules()) m.MoveExtra(device);
             foreach (var p in Parameters())
             {
                 if (p.Data.Device == device) continue;
@@ -433,4 +434,9 @@ public abstract class Module : IDisposable
 
     /// <summary>Frees anything a layer owns besides its registered parameters, buffers and children.</summary>
     protected virtual void DisposeExtra() { }
+
+    /// <summary>Moves anything a layer owns besides its registered parameters, buffers and children (e.g. a packed
+    /// quantized weight) to <paramref name="device"/>; <see cref="To(Device)"/> calls it on every module before it
+    /// moves the parameters, so a layer that cannot live on the device can refuse before anything has moved.</summary>
+    protected virtual void MoveExtra(Device device) { }
 }

@@ -116,6 +116,22 @@ public sealed class PackedWeight4Bit : IDisposable
         return code * nested + NestedOffset;
     }
 
+    /// <summary>A copy of this weight with every tensor on <paramref name="device"/> (the same codes and scales);
+    /// this weight is left as it is.</summary>
+    /// <remarks>bitsandbytes: Params4bit.to(device), which moves the quant state with the packed data.</remarks>
+    public PackedWeight4Bit To(Device device)
+    {
+        using (GradMode.Disable())
+        {
+            var packed = Packed.To(device);
+            var codebook = Codebook.To(device);
+            return IsDoubleQuantized
+                ? new PackedWeight4Bit(Rows, Cols, BlockSize, packed, codebook, QuantizedAbsmax!.To(device), NestedAbsmax!.To(device),
+                    NestedCode!.To(device), NestedBlockSize, NestedOffset)
+                : new PackedWeight4Bit(Rows, Cols, BlockSize, packed, codebook, Absmax!.To(device));
+        }
+    }
+
     /// <summary>Frees the tensors.</summary>
     public void Dispose()
     {

@@ -80,4 +80,14 @@ public sealed class GgufLinear : Module, IQuantizedLinear
 
     /// <inheritdoc/>
     protected override void DisposeExtra() => Weight.Dispose();
+
+    /// <summary>Refuses a move off the host: the packed ggml blocks are multiplied by CPU code (int8 dot products),
+    /// and no backend has kernels for them.</summary>
+    protected override void MoveExtra(Device device)
+    {
+        if (!device.IsHost)
+            throw new NotSupportedException(
+                $"GgufLinear: packed {Type} weights compute on the CPU only and cannot move to {device}; " +
+                "load the GGUF model dequantized (LlamaModel.FromGguf) to run it on a GPU");
+    }
 }

@@ -86,4 +86,14 @@ public sealed class Linear4Bit : Module, IQuantizedLinear
 
     /// <inheritdoc/>
     protected override void DisposeExtra() => Weight4Bit.Dispose();
+
+    /// <summary>Moves the packed weight with the module (<see cref="Module.To(Device)"/>), so the 4-bit kernels of
+    /// the device's backend read it there.</summary>
+    protected override void MoveExtra(Device device)
+    {
+        if (Weight4Bit.Device == device) return;
+        var moved = Weight4Bit.To(device);
+        Weight4Bit.Dispose();
+        Weight4Bit = moved;
+    }
 }

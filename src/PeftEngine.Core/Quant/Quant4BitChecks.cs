@@ -1,8 +1,10 @@
-namespace PeftEngine.Cpu;
+namespace PeftEngine;
 
-/// <summary>Argument checks shared by the fast and the reference 4-bit kernels.</summary>
-internal static class Quant4BitChecks
+/// <summary>Argument checks of <see cref="IBackend.Dequantize4Bit"/> and <see cref="IBackend.MatMul4Bit"/>, shared by
+/// every backend's 4-bit kernels so that they reject the same calls with the same messages.</summary>
+public static class Quant4BitChecks
 {
+    /// <summary>Checks a <see cref="IBackend.Dequantize4Bit"/> call.</summary>
     public static void Dequantize(PackedWeight4Bit w, Tensor output)
     {
         ArgumentNullException.ThrowIfNull(w);
