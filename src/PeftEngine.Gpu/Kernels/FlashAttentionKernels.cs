@@ -47,15 +47,30 @@ internal static class FlashAttentionKernels
         for (int e = Group.IdxX; e < n; e += Group.DimX) tile[e] = src[start + e];
     }
 
-    /// <summary>Key/value rows j0 .. j0 + cols of the head starting at row kv into the shared tiles, between two
-    /// barriers (the previous tiles are no longer read; the new ones are complete).</summary>
-    private static void LoadKeyValueTiles<T>(ArrayView<T> k, ArrayView<T> v, AttentionShape s, long kv, int j0, int cols, ArrayView<T> kTile, ArrayView<T> vTile)
+    /// <summary>One thread copies n elements from src[start..] into its own local row.</summary>
+    private static void ReadRow<T>(ArrayView<T> src, long start, int n, ArrayView<T> row) where T : unmanaged
+    {
+        for (int c = 0; c < n; c++) row[c] = src[start + c];
+    }
+
+    /// <summary>Zeros the first n elements of a local accumulator.</summary>
+    private static void Clear<T>(ArrayView<T> row, int n) where T : unmanaged, INumberBase<T>
+    {
+        for (int c = 0; c < n; c++) row[c] = T.Zero;
+    }
+
+    /// <summary>The key/value tile starting at key j0 of the query tile's key/value head into the shared tiles,
+    /// between two barriers (the previous tiles are no longer read; the new ones are complete). Returns how many
+    /// of its keys this thread's query row may see (0 or less when none).</summary>
+    private static int LoadKeyValueTiles<T>(ArrayView<T> k, ArrayView<T> v, AttentionShape s, QueryTile qt, int j0, ArrayView<T> kTile, ArrayView<T> vTile)
         where T : unmanaged
     {
+        int cols = Math.Min(s.Tile, qt.KeyEnd - j0);
         Group.Barrier();
-        LoadTile(k, s.KOff + (kv + j0) * s.D, cols * s.D, kTile);
-        LoadTile(v, s.VOff + (kv + j0) * s.Dv, cols * s.Dv, vTile);
+        LoadTile(k, s.KOff + (qt.KeyRow0 + j0) * s.D, cols * s.D, kTile);
+        LoadTile(v, s.VOff + (qt.KeyRow0 + j0) * s.Dv, cols * s.Dv, vTile);
         Group.Barrier();
+        return Math.Min(cols, qt.VisibleEnd - j0);
     }
 
     /// <summary>scale · (row · tile[jj]) + mask[b, h, i, j]: one score, the key (or query) row read from shared memory.</summary>
@@ -83,27 +98,21 @@ internal static class FlashAttentionKernels
         for (long w = Grid.IdxX; w < work; w += Grid.DimX)
         {
             var qt = new QueryTile(s, w);
-            int b = qt.B, h = qt.H, i = qt.I;
-            bool active = qt.Active;
             long r = qt.Row;
-            if (active)
+            if (qt.Active)
             {
-                for (int c = 0; c < s.D; c++) qRow[c] = q[s.QOff + r * s.D + c];
-                for (int c = 0; c < s.Dv; c++) acc[c] = T.Zero;
+                ReadRow(q, s.QOff + r * s.D, s.D, qRow);
+                Clear(acc, s.Dv);
             }
             T m = T.NegativeInfinity, l = T.Zero;
-            int keyEnd = qt.KeyEnd, visibleEnd = qt.VisibleEnd;
-            long kv = qt.KeyRow0;
-            for (int j0 = 0; j0 < keyEnd; j0 += s.Tile)
+            for (int j0 = 0; j0 < qt.KeyEnd; j0 += s.Tile)
             {
-                int cols = Math.Min(s.Tile, keyEnd - j0);
-                LoadKeyValueTiles(k, v, s, kv, j0, cols, kTile, vTile);
-                int visible = Math.Min(cols, visibleEnd - j0);
+                int visible = LoadKeyValueTiles(k, v, s, qt, j0, kTile, vTile);
                 if (visible <= 0) continue;
                 T tileMax = T.NegativeInfinity;
                 for (int jj = 0; jj < visible; jj++)
                 {
-                    T x = Score(qRow, kTile, jj, s.D, mask, s, b, h, i, j0 + jj, scale);
+                    T x = Score(qRow, kTile, jj, s.D, mask, s, qt.B, qt.H, qt.I, j0 + jj, scale);
                     scores[jj] = x;
                     if (x > tileMax) tileMax = x;
                 }
@@ -123,7 +132,7 @@ internal static class FlashAttentionKernels
                 }
                 m = mNew;
             }
-            if (active)
+            if (qt.Active)
             {
                 for (int c = 0; c < s.Dv; c++) o[s.OOff + r * s.Dv + c] = acc[c] / l;
                 lse[s.LseOff + r] = m + T.Log(l);
@@ -144,28 +153,22 @@ internal static class FlashAttentionKernels
         for (long w = Grid.IdxX; w < work; w += Grid.DimX)
         {
             var qt = new QueryTile(s, w);
-            int b = qt.B, h = qt.H, i = qt.I;
-            bool active = qt.Active;
             long r = qt.Row;
             T rowLse = T.Zero, rowDelta = T.Zero;
-            if (active)
+            if (qt.Active)
             {
-                for (int c = 0; c < s.D; c++) qRow[c] = q[s.QOff + r * s.D + c];
-                for (int c = 0; c < s.D; c++) acc[c] = T.Zero;
-                for (int c = 0; c < s.Dv; c++) gRow[c] = g[s.GOff + r * s.Dv + c];
+                ReadRow(q, s.QOff + r * s.D, s.D, qRow);
+                ReadRow(g, s.GOff + r * s.Dv, s.Dv, gRow);
+                Clear(acc, s.D);
                 rowLse = lse[s.LseOff + r];
                 rowDelta = delta[r];
             }
-            int keyEnd = qt.KeyEnd, visibleEnd = qt.VisibleEnd;
-            long kv = qt.KeyRow0;
-            for (int j0 = 0; j0 < keyEnd; j0 += s.Tile)
+            for (int j0 = 0; j0 < qt.KeyEnd; j0 += s.Tile)
             {
-                int cols = Math.Min(s.Tile, keyEnd - j0);
-                LoadKeyValueTiles(k, v, s, kv, j0, cols, kTile, vTile);
-                int visible = Math.Min(cols, visibleEnd - j0);
+                int visible = LoadKeyValueTiles(k, v, s, qt, j0, kTile, vTile);
                 for (int jj = 0; jj < visible; jj++)
                 {
-                    T p = T.Exp(Score(qRow, kTile, jj, s.D, mask, s, b, h, i, j0 + jj, scale) - rowLse);
+                    T p = T.Exp(Score(qRow, kTile, jj, s.D, mask, s, qt.B, qt.H, qt.I, j0 + jj, scale) - rowLse);
                     if (p == T.Zero) continue;
                     T dp = T.Zero;
                     int vb = jj * s.Dv, kb = jj * s.D;
@@ -174,7 +177,7 @@ internal static class FlashAttentionKernels
                     for (int c = 0; c < s.D; c++) acc[c] += ds * kTile[kb + c];
                 }
             }
-            if (active)
+            if (qt.Active)
                 for (int c = 0; c < s.D; c++) dq[r * s.D + c] = acc[c];
         }
     }
@@ -202,8 +205,10 @@ internal static class FlashAttentionKernels
             long r = ((long)b * s.Hkv + hk) * s.S + j;
             if (active)
             {
-                for (int c = 0; c < s.D; c++) { kRow[c] = k[s.KOff + r * s.D + c]; dkAcc[c] = T.Zero; }
-                for (int c = 0; c < s.Dv; c++) { vRow[c] = v[s.VOff + r * s.Dv + c]; dvAcc[c] = T.Zero; }
+                ReadRow(k, s.KOff + r * s.D, s.D, kRow);
+                ReadRow(v, s.VOff + r * s.Dv, s.Dv, vRow);
+                Clear(dkAcc, s.D);
+                Clear(dvAcc, s.Dv);
             }
             // Under causal masking query i sees key j when i >= j - (S - T): earlier queries see none of this tile.
             int iStart = s.Causal != 0 ? Math.Max(0, j0 - (s.S - s.T)) : 0;
