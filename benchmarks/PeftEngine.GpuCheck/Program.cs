@@ -6,18 +6,37 @@ using PeftEngine.Models;
 using PeftEngine.Nn;
 using PeftEngine.Nn.Optim;
 
-// Throughput of the GPU backend on one device: GEMM TFLOP/s, 4-bit (NF4) matvec GB/s and fused GEMM TFLOP/s,
-// fused attention, a GPT-2 training step's tokens/s.
-// Usage: dotnet run -c Release --project benchmarks/PeftEngine.GpuCheck -- [cuda:0|opencl:0|ilgpucpu:0]
-// On ilgpucpu the sizes are tiny: the numbers only show that the program runs.
-var name = args.Length > 0 ? args[0] : "cuda:0";
+// Throughput of the GPU backend on one device: GEMM TFLOP/s (our kernel and cuBLAS), 4-bit (NF4) matvec GB/s and
+// fused 4-bit GEMM TFLOP/s, fused attention forward and forward + backward, a GPT-2 small training step's tokens/s. About a minute on an H100/H200-class GPU.
+// Usage: dotnet run -c Release --project benchmarks/PeftEngine.GpuCheck -- [cuda:0|opencl:0|ilgpucpu:0] [--probe]
+// --probe only opens the device (one line, exit code 2 when it cannot). On ilgpucpu the sizes are tiny: the
+// numbers only show that the program runs.
+var name = args.FirstOrDefault(a => !a.StartsWith("--")) ?? "cuda:0";
+bool probe = args.Contains("--probe");
 var parts = name.Split(':');
-var kind = parts[0] switch { "cuda" => DeviceKind.Cuda, "opencl" => DeviceKind.OpenCL, "ilgpucpu" => DeviceKind.IlgpuCpu, _ => throw new ArgumentException($"unknown device {name}") };
-var device = new Device(kind, parts.Length > 1 ? int.Parse(parts[1]) : 0);
-var backend = GpuBackend.Open(device);
+DeviceKind? kind = parts[0] switch { "cuda" => DeviceKind.Cuda, "opencl" => DeviceKind.OpenCL, "ilgpucpu" => DeviceKind.IlgpuCpu, _ => null };
+if (kind is null || parts.Length > 2 || (parts.Length == 2 && !int.TryParse(parts[1], out _)))
+{
+    Console.Error.WriteLine($"gpu-check: unknown device '{name}'; expected cuda:N, opencl:N or ilgpucpu:0");
+    return 2;
+}
+var device = new Device(kind.Value, parts.Length > 1 ? int.Parse(parts[1]) : 0);
+GpuBackend backend;
+try
+{
+    backend = GpuBackend.Open(device);
+}
+catch (Exception e)
+{
+    Console.Error.WriteLine($"gpu-check: cannot open {device}: {e.GetBaseException().Message.ReplaceLineEndings(" ")}");
+    return 2;
+}
+Console.WriteLine($"gpu-check: {device}: {backend.Accelerator.Name}, {backend.Accelerator.MemorySize / (1 << 20)} MiB");
+if (probe) return 0;
+
 bool tiny = kind == DeviceKind.IlgpuCpu;
-Console.WriteLine($"device {device}: {backend.Accelerator.Name}, {backend.Accelerator.MemorySize / (1 << 20)} MiB");
-Console.WriteLine("cuBLAS: not used yet (our tiled GEMM only)");
+bool cuBlas = backend.CuBlasAvailable;
+Console.WriteLine(cuBlas ? "cuBLAS: available" : $"cuBLAS: not used ({backend.CuBlasError ?? "not a CUDA device"})");
 
 double Time(Action run, int reps)
 {
@@ -29,14 +48,41 @@ double Time(Action run, int reps)
     return sw.Elapsed.TotalSeconds / reps;
 }
 
+Tensor Randn(int seed, params int[] shape) => Tensor.Randn(new Shape(shape), new Generator((ulong)seed), DType.F32, device);
+
+var libraries = cuBlas ? new[] { GemmLibrary.Own, GemmLibrary.CuBlas } : new[] { GemmLibrary.Own };
 foreach (int n in tiny ? new[] { 64 } : new[] { 1024, 2048, 4096 })
 {
-    using var a = Tensor.Zeros(new Shape(1, n, n), DType.F32, device);
-    using var b = Tensor.Zeros(new Shape(1, n, n), DType.F32, device);
+    using var a = Randn(1, 1, n, n);
+    using var b = Randn(2, 1, n, n);
     using var c = Tensor.Empty(new Shape(1, n, n), DType.F32, device);
-    double s = Time(() => backend.Gemm(a, b, c, false, false), tiny ? 1 : 5);
-    Console.WriteLine($"gemm f32 {n}^3: {2.0 * n * n * n / s / 1e12:F3} TFLOP/s ({s * 1e3:F2} ms)");
+    foreach (var lib in libraries)
+    {
+        backend.GemmLibrary = lib;
+        double s = Time(() => backend.Gemm(a, b, c, false, true), tiny ? 1 : 5);
+        Console.WriteLine($"gemm f32 {n}^3 (x·wᵀ) {lib,-6}: {2.0 * n * n * n / s / 1e12:F3} TFLOP/s ({s * 1e3:F2} ms)");
+    }
 }
+if (cuBlas)
+{
+    // cuBLAS against our kernel on a batched, transposed, biased, odd-sized product: the mapping checked on the device.
+    using var a = Randn(3, 3, 131, 77);     // (batch, k, m), used transposed
+    using var b = Randn(4, 1, 131, 45);     // (1, k, n), broadcast over the batch
+    using var bias = Randn(5, 45);
+    using var bb = Ops.Expand(b, 3, 131, 45);
+    double[] Product(GemmLibrary lib)
+    {
+        backend.GemmLibrary = lib;
+        using var c = Tensor.Full(new Shape(3, 77, 45), 1.0, DType.F32, device);
+        backend.Gemm(a, bb, c, true, false, alpha: 0.5, beta: 2, bias: bias);
+        return c.ToDoubleArray();
+    }
+    var own = Product(GemmLibrary.Own);
+    var blas = Product(GemmLibrary.CuBlas);
+    double worst = own.Zip(blas, (x, y) => Math.Abs(x - y) / (1 + Math.Abs(x))).Max();
+    Console.WriteLine($"cuBLAS vs own kernel (batched, aᵀ, bias, beta 2): max relative difference {worst:E2} {(worst < 1e-4 ? "ok" : "MISMATCH")}");
+}
+backend.GemmLibrary = cuBlas ? GemmLibrary.CuBlas : GemmLibrary.Own;
 
 {
     // QLoRA's base layer: an NF4 weight with double-quantized scales, read straight from its 4-bit storage.
@@ -61,11 +107,24 @@ foreach (int n in tiny ? new[] { 64 } : new[] { 1024, 2048, 4096 })
 
 {
     int bsz = tiny ? 1 : 4, heads = tiny ? 2 : 16, t = tiny ? 16 : 1024, d = 64;
-    using var q = Tensor.Zeros(new Shape(bsz, heads, t, d), DType.F32, device);
+    using var q = Randn(6, bsz, heads, t, d);
+    using var k = Randn(7, bsz, heads, t, d);
+    using var v = Randn(8, bsz, heads, t, d);
+    using var g = Randn(9, bsz, heads, t, d);
     using var o = Tensor.Empty(new Shape(bsz, heads, t, d), DType.F32, device);
     using var lse = Tensor.Empty(new Shape(bsz, heads, t), DType.F32, device);
-    double s = Time(() => backend.AttentionForward(q, q, q, null, true, 0.125, o, lse), tiny ? 1 : 3);
-    Console.WriteLine($"attention forward causal B={bsz} H={heads} T={t} D={d}: {s * 1e3:F2} ms");
+    using var dq = Tensor.Empty(q.Shape, DType.F32, device);
+    using var dk = Tensor.Empty(k.Shape, DType.F32, device);
+    using var dv = Tensor.Empty(v.Shape, DType.F32, device);
+    double fwd = Time(() => backend.AttentionForward(q, k, v, null, true, 0.125, o, lse), tiny ? 1 : 5);
+    double both = Time(() =>
+    {
+        backend.AttentionForward(q, k, v, null, true, 0.125, o, lse);
+        backend.AttentionBackward(q, k, v, null, true, 0.125, o, g, lse, dq, dk, dv);
+    }, tiny ? 1 : 3);
+    double flops = 4.0 * bsz * heads * t * t * d / 2;   // two (T × S × D) products, half of them under the causal mask
+    Console.WriteLine($"attention causal B={bsz} H={heads} T={t} D={d}: forward {fwd * 1e3:F2} ms ({flops / fwd / 1e12:F2} TFLOP/s), " +
+                      $"forward+backward {both * 1e3:F2} ms ({3.5 * flops / both / 1e12:F2} TFLOP/s)");
 }
 
 {
@@ -87,5 +146,6 @@ foreach (int n in tiny ? new[] { 64 } : new[] { 1024, 2048, 4096 })
         opt.Step();
         model.ZeroGrad();
     }, tiny ? 1 : 3);
-    Console.WriteLine($"gpt2 {layers}x{width} training step, batch {batch} x {seq}: {batch * seq / s:F0} tokens/s ({s * 1e3:F1} ms)");
+    Console.WriteLine($"gpt2 {layers}x{width} training step (AdamW, gemm {backend.GemmLibrary}), batch {batch} x {seq}: {batch * seq / s:F0} tokens/s ({s * 1e3:F1} ms)");
 }
+return 0;

@@ -143,6 +143,7 @@ public sealed partial class GpuBackend : IBackend, IDisposable
             _open.Remove(Device);
         }
         Stream.Synchronize();
+        DisposeCuBlas();
         Allocator.Dispose();
         Accelerator.Dispose();
         _context.Dispose();

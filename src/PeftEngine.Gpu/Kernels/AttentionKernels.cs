@@ -10,13 +10,17 @@ internal struct AttentionShape
     public long QOff, KOff, VOff, OOff, LseOff, GOff;
     public int HasMask, Causal;
     public long MaskOff, MaskB, MaskH, MaskT;
+
+    /// <summary>Rows per streamed shared-memory tile (<see cref="FlashAttentionKernels"/> only).</summary>
+    public int Tile;
 }
 
 /// <summary>
-/// Scaled dot-product attention with an online softmax, one thread per query row for the forward and dq, one
-/// thread per key row for dk and dv (looping over every query of its head group), so nothing of size T·S is
-/// stored and every sum runs in a fixed order. A first, simple fused kernel: correct on any device, not yet tuned
-/// (no shared-memory tiles).
+/// Untiled scaled dot-product attention with an online softmax, one thread per query row for the forward and dq,
+/// one thread per key row for dk and dv (looping over every query of its head group), every operand read from
+/// global memory, so nothing of size T·S is stored and every sum runs in a fixed order. Used for heads wider than
+/// <see cref="FlashAttentionKernels.MaxHead"/>, which the tiled kernels do not hold in registers; <see cref="Delta{T}"/>
+/// serves both.
 /// </summary>
 internal static class AttentionKernels
 {
