@@ -14,6 +14,7 @@ internal static unsafe class TileProduct<T> where T : unmanaged, IFloatingPointI
     /// y[0..n) = Σ_{c &lt; k} x[c·sx] · m[c·ld + 0..n), added to y when <paramref name="accumulate"/>. Four vectors
     /// of y stay in registers while the k rows of m stream past.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void VecMat(T* x, long sx, int k, T* m, long ld, int n, T* y, bool accumulate)
     {
         int w = GemmVector512<T>.Count;
@@ -62,6 +63,7 @@ internal static unsafe class TileProduct<T> where T : unmanaged, IFloatingPointI
     /// computes it, so the result of a column does not depend on how many columns or rows are asked for
     /// (only the scalar tail of n, past the last whole vector, rounds differently).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void MatMul(T* a, long lda, long sa, int m, int k, T* b, long ldb, int n, T* c, long ldc, bool accumulate)
     {
         int w = GemmVector512<T>.Count, i = 0;
