@@ -245,21 +245,69 @@ public class AttentionKernelTests
 [Collection(nameof(ThreadCountCollection))]
 public class AttentionKernelResourceTests
 {
+    /// <summary>Thread counts 1 and 2 run the single backward pass per (batch, key/value head) on these shapes,
+    /// 3 and 16 the two finer passes for the first (two pairs only); every count must give the same bits.</summary>
     [Theory]
-    [InlineData(DType.F32)]
-    [InlineData(DType.F64)]
-    public void ResultsAreTheSameBitsForAnyThreadCount(DType dtype)
+    [InlineData(DType.F32, 1, 4, 2, 200, true, AttentionKernelTests.MaskKind.Padding)]
+    [InlineData(DType.F64, 1, 4, 2, 200, true, AttentionKernelTests.MaskKind.Padding)]
+    [InlineData(DType.F32, 3, 4, 4, 97, false, AttentionKernelTests.MaskKind.RandomB1TS)]
+    [InlineData(DType.F64, 1, 3, 1, 150, true, AttentionKernelTests.MaskKind.None)]
+    public void ResultsAreTheSameBitsForAnyThreadCount(DType dtype, int b, int h, int hkv, int t, bool causal, AttentionKernelTests.MaskKind mask)
     {
-        var inputs = AttentionKernelTests.Inputs(60, dtype, 1, 4, 2, 200, 200, 64, 64, AttentionKernelTests.MaskKind.Padding);
-        Func<Tensor[], Tensor> f = x => Ops.ScaledDotProductAttention(x[0], x[1], x[2], x[3], isCausal: true);
+        var inputs = AttentionKernelTests.Inputs(60, dtype, b, h, hkv, t, t, 64, 64, mask);
+        Func<Tensor[], Tensor> f = x => Ops.ScaledDotProductAttention(x[0], x[1], x[2], x.Length > 3 ? x[3] : null, isCausal: causal);
         int saved = CpuParallel.Threads;
         try
         {
             CpuParallel.Threads = 1;
             var serial = AttentionKernelTests.Run(f, inputs, Device.Cpu);
-            CpuParallel.Threads = 2;
-            var parallel = AttentionKernelTests.Run(f, inputs, Device.Cpu);
-            for (int i = 0; i < serial.Length; i++) Assert.Equal(serial[i], parallel[i]);
+            foreach (int threads in new[] { 2, 3, 16 })
+            {
+                CpuParallel.Threads = threads;
+                var parallel = AttentionKernelTests.Run(f, inputs, Device.Cpu);
+                for (int i = 0; i < serial.Length; i++) Assert.Equal(serial[i], parallel[i]);
+            }
+        }
+        finally { CpuParallel.Threads = saved; }
+        foreach (var x in inputs) x.Dispose();
+    }
+
+    [Fact]
+    public void TheSinglePassIsChosenOnlyWhenPairsKeepTheThreadsBusy()
+    {
+        Assert.True(AttentionProblem<float>.HeadPassPays(1, 1));    // one thread: always
+        Assert.True(AttentionProblem<float>.HeadPassPays(2, 2));
+        Assert.True(AttentionProblem<float>.HeadPassPays(8, 2));
+        Assert.True(AttentionProblem<float>.HeadPassPays(3, 2));    // 4 thread-rounds for 3 items: 20 <= 21
+        Assert.False(AttentionProblem<float>.HeadPassPays(1, 2));   // a second thread would idle
+        Assert.False(AttentionProblem<float>.HeadPassPays(2, 3));
+        Assert.False(AttentionProblem<float>.HeadPassPays(2, 16));
+        Assert.False(AttentionProblem<float>.HeadPassPays(9, 8));   // 16 thread-rounds for 9 items
+    }
+
+    /// <summary>Each backward scheme (the single pass with 1 thread, the two passes with 16 threads, as
+    /// <see cref="TheSinglePassIsChosenOnlyWhenPairsKeepTheThreadsBusy"/> shows for these pair counts) against
+    /// the composite: odd lengths, grouped-query heads, causal masking with T &lt; S, padding masks, few and many
+    /// (batch, head) pairs.</summary>
+    [Theory]
+    [InlineData(1, 1, 2, 1, 67, 67, 32, 32, true, AttentionKernelTests.MaskKind.None)]
+    [InlineData(16, 1, 2, 1, 67, 67, 32, 32, true, AttentionKernelTests.MaskKind.None)]
+    [InlineData(1, 2, 6, 2, 33, 130, 16, 24, true, AttentionKernelTests.MaskKind.Padding)]
+    [InlineData(16, 2, 6, 2, 33, 130, 16, 24, true, AttentionKernelTests.MaskKind.Padding)]
+    [InlineData(1, 4, 4, 4, 45, 45, 8, 8, false, AttentionKernelTests.MaskKind.RandomTS)]
+    [InlineData(16, 1, 4, 4, 45, 45, 8, 8, false, AttentionKernelTests.MaskKind.RandomB1TS)]
+    public void EachBackwardSchemeMatchesTheComposite(int threads, int b, int h, int hkv, int t, int s, int d, int dv, bool causal, AttentionKernelTests.MaskKind mask)
+    {
+        var inputs = AttentionKernelTests.Inputs(61, DType.F64, b, h, hkv, t, s, d, dv, mask);
+        Tensor? m(Tensor[] x) => x.Length > 3 ? x[3] : null;
+        var expected = AttentionKernelTests.Run(x => Ops.ScaledDotProductAttentionComposite(x[0], x[1], x[2], m(x), causal), inputs, Device.Cpu);
+        int saved = CpuParallel.Threads;
+        try
+        {
+            CpuParallel.Threads = threads;
+            var actual = AttentionKernelTests.Run(x => Ops.ScaledDotProductAttention(x[0], x[1], x[2], m(x), causal), inputs, Device.Cpu);
+            string[] names = ["output", "dq", "dk", "dv"];
+            for (int i = 0; i < expected.Length; i++) TestData.AssertClose(expected[i], actual[i], 1e-11, 1e-9, names[i]);
         }
         finally { CpuParallel.Threads = saved; }
         foreach (var x in inputs) x.Dispose();

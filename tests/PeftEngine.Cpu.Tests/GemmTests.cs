@@ -118,10 +118,42 @@ public class GemmTests
         Check(dtype, 2, 37, 70, 11, false, true, Layout.Contiguous, 1, 0.5, isa); // 4 x 4 dot-product blocks
     }
 
+    /// <summary>The products of a LoRA adapter: the gradient of A (few rows of C over a B stored by rows, the row
+    /// form, with two chunks of k and a ragged last strip), and the up-projection with a short k whose C is large
+    /// enough to be written with streaming stores (ragged edge tiles included).</summary>
+    [Theory]
+    [InlineData(DType.F32, 8, 520, 700, true, false, 0.0)]     // dA = dhᵀ · x
+    [InlineData(DType.F64, 16, 300, 333, true, false, 0.5)]
+    [InlineData(DType.F32, 5, 40, 130, false, false, -1.0)]
+    [InlineData(DType.F32, 601, 8, 2100, false, true, 0.0)]    // y = h · Bᵀ, C about 5 MiB
+    [InlineData(DType.F64, 301, 16, 1800, false, true, 0.0)]   // C about 4.3 MiB
+    public void LoraShapesMatchReference(DType dtype, int m, int k, int n, bool transA, bool transB, double beta)
+    {
+        Check(dtype, 1, m, k, n, transA, transB, Layout.Contiguous, 1, beta);
+    }
+
+    [Fact]
+    public void StreamedAndCachedStoresOfCGiveTheSameBits()
+    {
+        // The same up-projection into an aligned C (streamed) and into a C that starts one element past a 64-byte
+        // boundary (ordinary stores): the values must not differ.
+        const int m = 601, k = 8, n = 2100;
+        using var h = TestData.Uniform(1, new Shape(1, m, k), DType.F32);
+        using var b = TestData.Uniform(2, new Shape(1, n, k), DType.F32);
+        using var aligned = Tensor.Empty(new Shape(1, m, n), DType.F32);
+        using var flat = Tensor.Zeros(new Shape(1 + m * n), DType.F32);
+        using var tail = Ops.Slice(flat, 0, 1, 1 + m * n);
+        using var shifted = Ops.Reshape(tail, 1, m, n);   // contiguous, offset 1 element
+        Assert.True(shifted.IsContiguous && shifted.Offset % 16 != 0);
+        CpuBackend.Instance.Gemm(h, b, aligned, false, true);
+        CpuBackend.Instance.Gemm(h, b, shifted, false, true);
+        Assert.Equal(aligned.ToArray<float>(), shifted.ToArray<float>());
+    }
+
     [Fact]
     public void ResultsDoNotDependOnTheThreadCount()
     {
-        foreach (var (m, k, n) in new[] { (300, 600, 333), (1, 3000, 700), (700, 3000, 1), (2000, 300, 8) })
+        foreach (var (m, k, n) in new[] { (300, 600, 333), (1, 3000, 700), (700, 3000, 1), (2000, 300, 8), (8, 600, 700), (1000, 8, 1200) })
         {
             using var a = TestData.Uniform(1, new Shape(1, m, k), DType.F32);
             using var b = TestData.Uniform(2, new Shape(1, k, n), DType.F32);

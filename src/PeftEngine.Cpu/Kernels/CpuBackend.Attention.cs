@@ -94,27 +94,27 @@ internal readonly unsafe partial struct AttentionProblem<T> where T : unmanaged,
     /// The keys (or values) of every head transposed once, tile by tile: (B, Hkv, S, width) ->
     /// (B, Hkv, key tiles, width, Bk), so that a query row meets a key tile as width contiguous rows of Bk
     /// (short rows close together, rather than rows S apart that would fight over the same cache sets).
-    /// O(S·width) memory per head, like k itself; see <see cref="TransposedTile"/>.
+    /// O(S·width) memory per head, like k itself, rented from the pool; only the padding past the last key of a
+    /// partial tile is cleared. See <see cref="TransposedTile"/>.
     /// </summary>
-    private T[] TransposeHeads(T* src, int width)
+    private PooledBlock<T> TransposeHeads(T* src, int width)
     {
         int s = _s, keyTiles = KeyTiles;
-        var dst = new T[(long)_b * _hkv * keyTiles * width * Bk];
-        fixed (T* pd = dst)
+        var block = new PooledBlock<T>((long)_b * _hkv * keyTiles * width * Bk);
+        T* d = block.Ptr;
+        CpuParallel.For((long)_b * _hkv, (long)s * width, (h0, h1) =>
         {
-            T* d = pd;
-            CpuParallel.For((long)_b * _hkv, (long)s * width, (h0, h1) =>
-            {
-                for (long bh = h0; bh < h1; bh++)
-                    for (int tile = 0; tile < keyTiles; tile++)
-                    {
-                        int j0 = tile * Bk;
-                        AttentionTiles<T>.Transpose(src + (bh * s + j0) * width, width, Math.Min(Bk, s - j0), width,
-                            d + (bh * keyTiles + tile) * width * Bk, Bk);   // (cols, width) -> (width, Bk)
-                    }
-            });
-        }
-        return dst;
+            for (long bh = h0; bh < h1; bh++)
+                for (int tile = 0; tile < keyTiles; tile++)
+                {
+                    int j0 = tile * Bk, cols = Math.Min(Bk, s - j0);
+                    T* dt = d + (bh * keyTiles + tile) * width * Bk;
+                    AttentionTiles<T>.Transpose(src + (bh * s + j0) * width, width, cols, width, dt, Bk);   // (cols, width) -> (width, Bk)
+                    if (cols < Bk)
+                        for (int c = 0; c < width; c++) new Span<T>(dt + c * Bk + cols, Bk - cols).Clear();
+                }
+        });
+        return block;
     }
 
     /// <summary>Where the transposed tile (width, Bk) of keys j0 .. j0 + Bk of head (b, kh) starts in the
@@ -130,25 +130,21 @@ internal readonly unsafe partial struct AttentionProblem<T> where T : unmanaged,
         var self = this;
         int tiles = QueryTiles;
         long work = (long)Bq * _s * (_d + _dv);
-        var keysT = TransposeHeads(_k, _d);
-        fixed (T* pKeysT = keysT)
+        using var keysT = TransposeHeads(_k, _d);
+        T* kt = keysT.Ptr;
+        CpuParallel.For((long)_b * _h * tiles, work, (w0, w1) =>
         {
-            T* kt = pKeysT;
-            CpuParallel.For((long)_b * _h * tiles, work, (w0, w1) =>
+            // The query tile (scaled), the score tile (then probabilities), the unnormalised outputs of the query
+            // tile, and the running maximum and sum of each row.
+            int d = self._d, dv = self._dv;
+            using var scratch = new PooledBlock<T>(Bq * (d + Bk + dv + 2));
+            T* pq = scratch.Ptr, ps = pq + Bq * d, pacc = ps + Bq * Bk, pm = pacc + Bq * dv, pl = pm + Bq;
+            for (long w = w0; w < w1; w++)
             {
-                var q = new T[Bq * self._d];      // the query tile, scaled
-                var s = new T[Bq * Bk];           // the score tile, then probabilities
-                var acc = new T[Bq * self._dv];   // unnormalised outputs of the query tile
-                var m = new T[Bq];
-                var l = new T[Bq];
-                fixed (T* pq = q, ps = s, pacc = acc, pm = m, pl = l)
-                    for (long w = w0; w < w1; w++)
-                    {
-                        int b = (int)(w / ((long)self._h * tiles)), h = (int)(w / tiles % self._h), tile = (int)(w % tiles);
-                        self.ForwardTile(b, h, tile * Bq, Math.Min(self._t, (tile + 1) * Bq), kt, pq, ps, pacc, pm, pl, output, lse);
-                    }
-            });
-        }
+                int b = (int)(w / ((long)self._h * tiles)), h = (int)(w / tiles % self._h), tile = (int)(w % tiles);
+                self.ForwardTile(b, h, tile * Bq, Math.Min(self._t, (tile + 1) * Bq), kt, pq, ps, pacc, pm, pl, output, lse);
+            }
+        });
     }
 
     private void ForwardTile(int b, int h, int i0, int i1, T* keysT, T* q, T* s, T* acc, T* m, T* l, T* output, T* lse)
@@ -164,7 +160,7 @@ internal readonly unsafe partial struct AttentionProblem<T> where T : unmanaged,
             int cols = Math.Min(Bk, keyEnd - j0);
             T* kt = keysT + TransposedTile(b, kh, j0, _d);   // (D, Bk)
             // The score tile (rows, Bk) = q (rows, D) · kt (D, Bk), whole vectors of keys (kt is zero-padded).
-            AttentionTiles<T>.MatMul(q, _d, 1, rows, _d, kt, Bk, AttentionTiles<T>.PaddedColumns(cols), s, Bk, accumulate: false);
+            TileProduct<T>.MatMul(q, _d, 1, rows, _d, kt, Bk, AttentionTiles<T>.PaddedColumns(cols), s, Bk, accumulate: false);
             for (int r = 0; r < rows; r++)
             {
                 int i = i0 + r;
@@ -175,7 +171,7 @@ internal readonly unsafe partial struct AttentionProblem<T> where T : unmanaged,
                 {
                     T* maskRow = MaskRow(b, h, i);
                     if (maskRow != null) TensorPrimitives.Add(new ReadOnlySpan<T>(row, n), new ReadOnlySpan<T>(maskRow + j0, n), new Span<T>(row, n));
-                    mNew = T.Max(mNew, TensorPrimitives.Max<T>(new ReadOnlySpan<T>(row, n)));
+                    mNew = T.Max(mNew, AttentionTiles<T>.Max(row, n));
                 }
                 if (n <= 0 || T.IsNegativeInfinity(mNew))   // nothing visible here, or everything so far is masked out
                 {
@@ -189,7 +185,7 @@ internal readonly unsafe partial struct AttentionProblem<T> where T : unmanaged,
                 m[r] = mNew;
             }
             // o (rows, Dv) += P (rows, cols) · V (cols, Dv); rows that see no key of the tile have P = 0.
-            AttentionTiles<T>.MatMul(s, Bk, 1, rows, cols, VRow(b, kh, j0), _dv, _dv, acc, _dv, accumulate: true);
+            TileProduct<T>.MatMul(s, Bk, 1, rows, cols, VRow(b, kh, j0), _dv, _dv, acc, _dv, accumulate: true);
         }
         for (int r = 0; r < rows; r++)
         {

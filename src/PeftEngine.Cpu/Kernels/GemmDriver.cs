@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.Intrinsics.X86;
 
 namespace PeftEngine.Cpu;
 
@@ -39,6 +40,18 @@ internal static unsafe class GemmDriver<TK, T>
     /// splitting each matrix over the threads.</summary>
     private const long SmallMatrixWork = 1L << 22;
 
+    /// <summary>A C of at least this many bytes, written once (a single k block, beta 0), is written with
+    /// non-temporal stores: it is too large to stay in the cache for whoever reads it next, and streaming it skips
+    /// reading every line of C into the cache just to overwrite it (half the memory traffic of the store).</summary>
+    public const long StreamBytes = 4L << 20;
+
+    /// <summary>Whether the C of one matrix at <paramref name="c"/> is streamed (see <see cref="StreamBytes"/>):
+    /// full micro-tiles then start on 64-byte boundaries, since rows and NR-wide column steps are multiples of 64
+    /// bytes.</summary>
+    private static bool Streams(in GemmArgs<T> g, T* c) =>
+        g.K <= KC && g.Beta == T.Zero && (long)g.M * g.N * sizeof(T) >= StreamBytes
+        && ((nint)c & 63) == 0 && g.Ldc * sizeof(T) % 64 == 0;
+
     /// <summary>Computes the batched GEMM described by <paramref name="g"/> (M, N, K all positive).</summary>
     public static void Run(GemmArgs<T> g)
     {
@@ -64,6 +77,7 @@ internal static unsafe class GemmDriver<TK, T>
         long a = t * g.BatchStrideA, b = t * g.BatchStrideB;
         T* c = g.C + t * g.BatchStrideC;
         int kcMax = KC, ncMax = NC, nr = TK.NR;
+        bool stream = Streams(g, c);
         for (int jc = 0; jc < g.N; jc += ncMax)
         {
             int nc = Math.Min(ncMax, g.N - jc);
@@ -122,8 +136,9 @@ internal static unsafe class GemmDriver<TK, T>
                         }
                         int j0 = strip * panelsPerStrip * nr;
                         int j1 = Math.Min(nc, j0 + panelsPerStrip * nr);
-                        Macro(mc, j0, j1, kc, aPacked, bPacked, c + ic * args.Ldc + jc, args.Ldc, args.Alpha, beta, bias);
+                        Macro(mc, j0, j1, kc, aPacked, bPacked, c + ic * args.Ldc + jc, args.Ldc, args.Alpha, beta, bias, stream);
                     }
+                    if (stream) StoreFence();   // the streamed stores reach memory before the task ends
                 }
                 long tiles = (long)rowBlocks * strips;
                 if (ws.Parallel) CpuParallel.For(tiles, (long)mcMax * kc * panelsPerStrip * nr, Tiles);
@@ -143,7 +158,7 @@ internal static unsafe class GemmDriver<TK, T>
     /// <summary>Runs the micro-kernel over rows 0..mc and columns j0..j1 of one packed block. Ragged edge
     /// tiles are computed in full into a scratch tile, and only their valid part is written to C. bias (null: none)
     /// is indexed by the column within the block, like c.</summary>
-    private static void Macro(int mc, int j0, int j1, int kc, T* aPacked, T* bPacked, T* c, long ldc, T alpha, T beta, T* bias)
+    private static void Macro(int mc, int j0, int j1, int kc, T* aPacked, T* bPacked, T* c, long ldc, T alpha, T beta, T* bias, bool stream)
     {
         int mr = TK.MR, nr = TK.NR;
         T* scratch = stackalloc T[mr * nr];
@@ -158,10 +173,10 @@ internal static unsafe class GemmDriver<TK, T>
                 T* ct = c + i * ldc + j;
                 if (mEdge == mr && nEdge == nr)
                 {
-                    TK.Run(kc, ap, bp, ct, ldc, alpha, beta, bias == null ? null : bias + j);
+                    TK.Run(kc, ap, bp, ct, ldc, alpha, beta, bias == null ? null : bias + j, stream);
                     continue;
                 }
-                TK.Run(kc, ap, bp, scratch, nr, T.One, T.Zero, null);
+                TK.Run(kc, ap, bp, scratch, nr, T.One, T.Zero, null, stream: false);
                 for (int r = 0; r < mEdge; r++)
                     for (int q = 0; q < nEdge; q++)
                     {
@@ -173,6 +188,13 @@ internal static unsafe class GemmDriver<TK, T>
                     }
             }
         }
+    }
+
+    /// <summary>Orders this thread's non-temporal stores before anything it does next.</summary>
+    private static void StoreFence()
+    {
+        if (Sse.IsSupported) Sse.StoreFence();
+        else Interlocked.MemoryBarrier();
     }
 
     /// <summary>Packing buffers from the engine's pooled host allocator: one B block, and one A block

@@ -26,8 +26,10 @@ internal unsafe interface IGemmMicroKernel<T> where T : unmanaged
     /// <summary>True when the vector width it uses runs natively on this CPU.</summary>
     static abstract bool IsAccelerated { get; }
 
-    /// <summary>c[0..MR, 0..NR] (row stride ldc) = alpha * a-panel · b-panel + beta * c + bias (null: none).</summary>
-    static abstract void Run(int kc, T* a, T* b, T* c, long ldc, T alpha, T beta, T* bias);
+    /// <summary>c[0..MR, 0..NR] (row stride ldc) = alpha * a-panel · b-panel + beta * c + bias (null: none).
+    /// With <paramref name="stream"/> (only when beta is 0 and every row of c is aligned to 64 bytes) c is written
+    /// with non-temporal stores, which skip reading its lines into the cache first.</summary>
+    static abstract void Run(int kc, T* a, T* b, T* c, long ldc, T alpha, T beta, T* bias, bool stream);
 }
 
 /// <summary>
@@ -45,7 +47,7 @@ internal readonly unsafe struct GemmKernel12<TOps, TV, T> : IGemmMicroKernel<T>
 
     /// <summary>The 12-row kernel: 12 x 2 vectors of accumulators.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Run(int kc, T* a, T* b, T* c, long ldc, T alpha, T beta, T* bias)
+    public static void Run(int kc, T* a, T* b, T* c, long ldc, T alpha, T beta, T* bias, bool stream)
     {
         int w = TOps.Count;
         TV r0x = TOps.Zero, r0y = TOps.Zero, r1x = TOps.Zero, r1y = TOps.Zero, r2x = TOps.Zero, r2y = TOps.Zero;
@@ -72,7 +74,7 @@ internal readonly unsafe struct GemmKernel12<TOps, TV, T> : IGemmMicroKernel<T>
             a += 12;
             b += 2 * w;
         }
-        var st = new GemmStore<TOps, TV, T>(alpha, beta, bias);
+        var st = new GemmStore<TOps, TV, T>(alpha, beta, bias, stream: stream);
         st.Row(c, r0x, r0y);
         st.Row(c + 1 * ldc, r1x, r1y);
         st.Row(c + 2 * ldc, r2x, r2y);
@@ -104,7 +106,7 @@ internal readonly unsafe struct GemmKernel24<TOps, TV, T> : IGemmMicroKernel<T>
 
     /// <summary>The 24-row kernel: 24 x 1 vector of accumulators.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Run(int kc, T* a, T* b, T* c, long ldc, T alpha, T beta, T* bias)
+    public static void Run(int kc, T* a, T* b, T* c, long ldc, T alpha, T beta, T* bias, bool stream)
     {
         TV r0 = TOps.Zero, r1 = TOps.Zero, r2 = TOps.Zero, r3 = TOps.Zero, r4 = TOps.Zero, r5 = TOps.Zero;
         TV r6 = TOps.Zero, r7 = TOps.Zero, r8 = TOps.Zero, r9 = TOps.Zero, r10 = TOps.Zero, r11 = TOps.Zero;
@@ -129,7 +131,7 @@ internal readonly unsafe struct GemmKernel24<TOps, TV, T> : IGemmMicroKernel<T>
             a += 24;
             b += TOps.Count;
         }
-        var st = new GemmStore<TOps, TV, T>(alpha, beta, bias, vectors: 1);
+        var st = new GemmStore<TOps, TV, T>(alpha, beta, bias, vectors: 1, stream: stream);
         st.Row(c, r0); st.Row(c + ldc, r1); st.Row(c + 2 * ldc, r2); st.Row(c + 3 * ldc, r3);
         st.Row(c + 4 * ldc, r4); st.Row(c + 5 * ldc, r5); st.Row(c + 6 * ldc, r6); st.Row(c + 7 * ldc, r7);
         st.Row(c + 8 * ldc, r8); st.Row(c + 9 * ldc, r9); st.Row(c + 10 * ldc, r10); st.Row(c + 11 * ldc, r11);
@@ -154,7 +156,7 @@ internal readonly unsafe struct GemmKernel6<TOps, TV, T> : IGemmMicroKernel<T>
 
     /// <summary>The 6-row kernel: 6 x 2 vectors of accumulators.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Run(int kc, T* a, T* b, T* c, long ldc, T alpha, T beta, T* bias)
+    public static void Run(int kc, T* a, T* b, T* c, long ldc, T alpha, T beta, T* bias, bool stream)
     {
         int w = TOps.Count;
         TV r0x = TOps.Zero, r0y = TOps.Zero, r1x = TOps.Zero, r1y = TOps.Zero, r2x = TOps.Zero, r2y = TOps.Zero;
@@ -173,7 +175,7 @@ internal readonly unsafe struct GemmKernel6<TOps, TV, T> : IGemmMicroKernel<T>
             a += 6;
             b += 2 * w;
         }
-        var st = new GemmStore<TOps, TV, T>(alpha, beta, bias);
+        var st = new GemmStore<TOps, TV, T>(alpha, beta, bias, stream: stream);
         st.Row(c, r0x, r0y);
         st.Row(c + 1 * ldc, r1x, r1y);
         st.Row(c + 2 * ldc, r2x, r2y);
@@ -184,23 +186,24 @@ internal readonly unsafe struct GemmKernel6<TOps, TV, T> : IGemmMicroKernel<T>
 }
 
 /// <summary>Writes one row of two accumulator vectors to C as alpha * acc + beta * c + bias. With no bias the
-/// bias vectors are zero, and adding them changes no value.</summary>
+/// bias vectors are zero, and adding them changes no value. A streaming store (beta 0 only) writes the same values
+/// with non-temporal stores.</summary>
 internal readonly unsafe struct GemmStore<TOps, TV, T>
     where TOps : IGemmVector<TV, T>
     where TV : struct
     where T : unmanaged, IFloatingPointIeee754<T>
 {
     private readonly TV _alpha, _beta, _biasX, _biasY;
-    private readonly int _mode; // 0: beta == 0 (C not read), 1: beta == 1, 2: any other beta
+    private readonly int _mode; // 0: beta == 0 (C not read), 1: beta == 1, 2: any other beta, 3: beta == 0, streamed
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public GemmStore(T alpha, T beta, T* bias, int vectors = 2)
+    public GemmStore(T alpha, T beta, T* bias, int vectors = 2, bool stream = false)
     {
         _alpha = TOps.Splat(alpha);
         _beta = TOps.Splat(beta);
         _biasX = bias == null ? TOps.Zero : TOps.Load(bias);
         _biasY = bias == null || vectors < 2 ? TOps.Zero : TOps.Load(bias + TOps.Count);
-        _mode = beta == T.Zero ? 0 : beta == T.One ? 1 : 2;
+        _mode = beta == T.Zero ? (stream ? 3 : 0) : beta == T.One ? 1 : 2;
     }
 
     /// <summary>One row of one vector (the 1-vector-wide kernels).</summary>
@@ -208,6 +211,7 @@ internal readonly unsafe struct GemmStore<TOps, TV, T>
     public void Row(T* c, TV x)
     {
         if (_mode == 0) TOps.Store(c, TOps.MulAdd(x, _alpha, _biasX));
+        else if (_mode == 3) TOps.StoreStream(c, TOps.MulAdd(x, _alpha, _biasX));
         else if (_mode == 1) TOps.Store(c, TOps.MulAdd(x, _alpha, TOps.Add(TOps.Load(c), _biasX)));
         else TOps.Store(c, TOps.MulAdd(x, _alpha, TOps.MulAdd(TOps.Load(c), _beta, _biasX)));
     }
@@ -220,6 +224,11 @@ internal readonly unsafe struct GemmStore<TOps, TV, T>
         {
             TOps.Store(c, TOps.MulAdd(x, _alpha, _biasX));
             TOps.Store(c2, TOps.MulAdd(y, _alpha, _biasY));
+        }
+        else if (_mode == 3)
+        {
+            TOps.StoreStream(c, TOps.MulAdd(x, _alpha, _biasX));
+            TOps.StoreStream(c2, TOps.MulAdd(y, _alpha, _biasY));
         }
         else if (_mode == 1)
         {

@@ -28,6 +28,10 @@ internal unsafe interface IGemmVector<TV, T>
     /// <summary>Stores v to p.</summary>
     static abstract void Store(T* p, TV v);
 
+    /// <summary>Stores v to p (aligned to the vector size) with a non-temporal hint: the line is written without
+    /// being read into the cache first. Needs a store fence before another thread reads it.</summary>
+    static abstract void StoreStream(T* p, TV v);
+
     /// <summary>x in every lane.</summary>
     static abstract TV Splat(T x);
 
@@ -56,6 +60,9 @@ internal readonly unsafe struct GemmVector512<T> : IGemmVector<Vector512<T>, T> 
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Store(T* p, Vector512<T> v) => v.Store(p);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void StoreStream(T* p, Vector512<T> v) => v.StoreAlignedNonTemporal(p);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<T> Splat(T x) => Vector512.Create(x);
@@ -94,6 +101,9 @@ internal readonly unsafe struct GemmVector256<T> : IGemmVector<Vector256<T>, T> 
     public static void Store(T* p, Vector256<T> v) => v.Store(p);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void StoreStream(T* p, Vector256<T> v) => v.StoreAlignedNonTemporal(p);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<T> Splat(T x) => Vector256.Create(x);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -128,6 +138,9 @@ internal readonly unsafe struct GemmVector128<T> : IGemmVector<Vector128<T>, T> 
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Store(T* p, Vector128<T> v) => v.Store(p);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void StoreStream(T* p, Vector128<T> v) => v.StoreAlignedNonTemporal(p);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<T> Splat(T x) => Vector128.Create(x);

@@ -13,6 +13,8 @@ namespace PeftEngine.Cpu;
 /// <item>dot form, <c>C[i, j] = alpha · dot(row i of A, column j of B) + beta · C[i, j]</c>, when the rows of A and
 /// the columns of B are contiguous along k (the narrow operand is gathered first when it is not): 4 x 4 blocks of
 /// dot products (<see cref="GemmDotKernel{TOps, TV, T}"/>), or single dot products for a matrix-vector product;</item>
+/// <item>row form, for a few rows of C over a B stored by rows (dA = dhᵀ · x of a LoRA factor): strips of C
+/// accumulate the rows of B in order (<see cref="RowForm"/>);</item>
 /// <item>column form (axpy), <c>y += v[p] · column p of A</c> for p in order, for a matrix-vector product whose
 /// matrix is stored by columns.</item>
 /// </list>
@@ -29,6 +31,15 @@ internal static unsafe class GemmVectorPath<T> where T : unmanaged, IFloatingPoi
 
     /// <summary>Shorter dot products than this go to the blocked kernel (unless C is a single row or column).</summary>
     private const int MinK = 32;
+
+    /// <summary>Columns of C per strip of the row form (four vectors of 512 bits in f32).</summary>
+    private const int RowFormStrip = 64;
+
+    /// <summary>Rows of B per chunk of the row form.</summary>
+    private const int RowFormDepth = 256;
+
+    /// <summary>C at least this wide, with few rows and a B stored by rows, takes the row form.</summary>
+    private const int RowFormMinN = 2 * RowFormStrip;
 
     /// <summary>Rows per block of the column form (its accumulators stay in L1).</summary>
     private const int BlockRows = 512;
@@ -51,6 +62,7 @@ internal static unsafe class GemmVectorPath<T> where T : unmanaged, IFloatingPoi
         Action<GemmArgs<T>, long, bool> body;
         if (g.N <= NarrowN && (rowsOfA || g.M == 1)) body = dotForm;
         else if (g.M <= NarrowM && (colsOfB || g.N == 1)) body = dotForm;
+        else if (!vector && g.M <= NarrowM && g.ColStrideB == 1 && g.N >= RowFormMinN) body = RowForm;
         else if (g.N == 1 && (g.RowStrideA == 1 || g.M == 1)) body = ColumnForm;
         else if (g.M == 1 && (g.ColStrideB == 1 || g.N == 1))
         {
@@ -148,6 +160,39 @@ internal static unsafe class GemmVectorPath<T> where T : unmanaged, IFloatingPoi
             if (aCopy != null) HostAllocator.Shared.Return(aCopy, (long)m * k * sizeof(T));
             if (bCopy != null) HostAllocator.Shared.Return(bCopy, (long)n * k * sizeof(T));
         }
+    }
+
+    /// <summary>
+    /// C = alpha · A · B + beta · C for a C with few rows (m ≤ <see cref="NarrowM"/>) and a B stored by rows, as
+    /// x in the gradient of a LoRA factor, dA = dhᵀ · x: C is cut into strips of <see cref="RowFormStrip"/> columns,
+    /// and in each strip every block of 4 rows of C takes the k rows of B's strip in order
+    /// (<see cref="TileProduct{T}.MatMul"/>: 4 rows x 4 vectors of accumulators). B is read from memory once (a chunk of
+    /// its strip stays in L2 for the other row blocks) and never packed; A is read in place with any strides.
+    /// </summary>
+    private static void RowForm(GemmArgs<T> g, long t, bool parallel)
+    {
+        T* a = g.A + t * g.BatchStrideA, b = g.B + t * g.BatchStrideB, c = g.C + t * g.BatchStrideC;
+        int m = g.M, n = g.N, k = g.K;
+        long lda = g.RowStrideA, sa = g.ColStrideA, ldb = g.RowStrideB, ldc = g.Ldc;
+        T alpha = g.Alpha, beta = g.Beta;
+        int strips = (n + RowFormStrip - 1) / RowFormStrip;
+        void Strips(long s0, long s1)
+        {
+            using var tile = new PooledBlock<T>((long)m * RowFormStrip);   // (m, strip) sums before alpha and beta
+            for (long s = s0; s < s1; s++)
+            {
+                int j0 = (int)s * RowFormStrip, cols = Math.Min(RowFormStrip, n - j0);
+                // k in chunks whose strip of B (256 x 64 in f32: 64 KiB) stays in L2 while every row block
+                // takes it; each sum still runs over p in order, the tile holding it between chunks.
+                for (int p0 = 0; p0 < k; p0 += RowFormDepth)
+                    TileProduct<T>.MatMul(a + p0 * sa, lda, sa, m, Math.Min(RowFormDepth, k - p0), b + p0 * ldb + j0, ldb, cols,
+                        tile.Ptr, RowFormStrip, accumulate: p0 > 0);
+                for (int i = 0; i < m; i++)
+                    for (int q = 0; q < cols; q++) Write(c + i * ldc + j0 + q, tile.Ptr[i * RowFormStrip + q], alpha, beta);
+            }
+        }
+        if (parallel) CpuParallel.For(strips, (long)m * k * RowFormStrip, Strips);
+        else Strips(0, strips);
     }
 
     /// <summary>y = alpha · A · v + beta · y for an A whose columns are contiguous: y accumulates v[p] times
