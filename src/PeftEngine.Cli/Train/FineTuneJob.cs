@@ -6,6 +6,7 @@ using PeftEngine.IO.Tokenizers;
 using PeftEngine.Models;
 using PeftEngine.Models.Training;
 using PeftEngine.Peft;
+using PeftEngine.Peft.Adapters;
 using PeftEngine.Peft.Lora;
 using PeftEngine.Peft.Tuners;
 using PeftEngine.Quant;
@@ -73,10 +74,16 @@ public sealed class FineTuneJob(FineTuneOptions options, IFineTuneReporter repor
         // quantizes after (its base is already an NF4 weight, which quantizes to the same codes).
         bool loftq = lora?.InitLoraWeights == LoraInit.Loftq;
         if (options.LoadIn4Bit && !loftq) Quantize(lm.Module);
-        var before = Score(lm, tokenizer, evalLoader, questions, step: 0);
+        var before = ScoreBase(lm, device, tokenizer, evalLoader, questions);
         reporter.Scores("before", before);
 
-        using var peft = PeftModel.ForCausalLm(lm, config, generator: new Generator(options.Seed));
+        // One generator seeds the adapter's initialisation and its dropout; the trainer checkpoints it (and the
+        // default generator, which the base model's own dropout layers draw from) so a resumed run draws the masks
+        // the uninterrupted run would have drawn.
+        var generator = new Generator(options.Seed);
+        using var peft = config is AdapterFusionConfig
+            ? WithFusion(lm, config, generator)
+            : PeftModel.ForCausalLm(lm, config, generator: generator);
         if (options.LoadIn4Bit && loftq) Quantize(peft.Model);
         // base + adapter on the device once the adapter exists (its initialisation, e.g. PiSSA's SVD, runs on the
         // CPU); the optimizer made below keeps its state beside the parameters, and the trainer, evaluator and
@@ -100,7 +107,7 @@ public sealed class FineTuneJob(FineTuneOptions options, IFineTuneReporter repor
             CheckpointEvery = options.CheckpointEvery,
         };
         var logged = new List<TrainingProgress>();
-        using var trainer = new Trainer(peft, trainerOptions, trainLoader);
+        using var trainer = new Trainer(peft, trainerOptions, trainLoader, generators: [generator, Generator.Default]);
         trainer.OnProgress = p =>
         {
             logged.Add(p);
@@ -164,6 +171,36 @@ public sealed class FineTuneJob(FineTuneOptions options, IFineTuneReporter repor
         peft.SavePretrainedConvertingPissa(adapterDir, pissaInit);
         reporter.Info(string.Create(CultureInfo.InvariantCulture,
             $"PiSSA adapter converted to a rank-{2 * lora.R} LoRA of the original base (initial adapter kept in {Path.GetFullPath(pissaInit)})"));
+    }
+
+    /// <summary>The held-out scores of the base model, on the run's device: the base is moved there for scoring and
+    /// back to the CPU afterwards, where the adapter is built (its initialisation, e.g. PiSSA's SVD, runs there).</summary>
+    private PhaseScore ScoreBase(ICausalLanguageModel lm, Device device, ITokenizer tokenizer, BatchLoader evalLoader, IReadOnlyList<InstructionRecord> questions)
+    {
+        if (device.IsHost) return Score(lm, tokenizer, evalLoader, questions, step: 0);
+        reporter.Info($"scoring the base model on {device} before training");
+        lm.Module.To(device);
+        try { return Score(lm, tokenizer, evalLoader, questions, step: 0); }
+        finally { lm.Module.To(Device.Cpu); }
+    }
+
+    /// <summary>The trained adapters of --fuse loaded frozen under their names, and the fusion over them added as the
+    /// adapter "default" (so the saved folder holds the fusion at its root and each fused adapter in a subfolder).</summary>
+    private PeftModel WithFusion(ICausalLanguageModel lm, PeftConfig fusion, Generator generator)
+    {
+        var peft = AdapterFolders.LoadAll(lm.Module, AdapterFolders.FusedFolders(options.Fuse!));
+        try
+        {
+            peft.AddAdapter("default", fusion, generator);
+            peft.SetAdapter("default");
+        }
+        catch
+        {
+            peft.Unload();
+            throw;
+        }
+        reporter.Info($"fusing the adapters {string.Join(", ", ((AdapterFusionConfig)fusion).Adapters)} (frozen); only the fusion trains");
+        return peft;
     }
 
     private PhaseScore Score(ICausalLanguageModel model, ITokenizer tokenizer, BatchLoader evalLoader, IReadOnlyList<InstructionRecord> questions, int step)
