@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using PeftEngine.Cli.Train;
@@ -26,26 +25,14 @@ namespace PeftEngine.Cli.Classify;
 public sealed record ClassifyResult(ClassifierScore Before, ClassifierScore? After, IReadOnlyList<string> Labels, int Steps, bool Interrupted,
     string? AdapterDirectory, string? CheckpointDirectory, TimeSpan TrainingTime, double TokensPerSecond);
 
-/// <summary>Receives what a classification run has to say.</summary>
-public interface IClassifyReporter
+/// <summary>Receives what a classification run has to say (and, as every training job, its steps).</summary>
+public interface IClassifyReporter : ITrainingReporter
 {
-    /// <summary>A line of information.</summary>
-    void Info(string message);
-
     /// <summary>The resolved settings, as (name, value) rows.</summary>
     void Settings(IReadOnlyList<(string Name, string Value)> rows);
 
     /// <summary>Held-out loss and accuracy of a phase ("before" or "after").</summary>
     void Scores(string phase, ClassifierScore score);
-
-    /// <summary>Training is about to run steps <paramref name="firstStep"/> + 1 .. <paramref name="steps"/>.</summary>
-    void TrainingStarted(int firstStep, int steps);
-
-    /// <summary>After an optimizer step.</summary>
-    void Progress(TrainingProgress progress);
-
-    /// <summary>Training finished.</summary>
-    void TrainingDone();
 }
 
 /// <summary>
@@ -112,55 +99,24 @@ public sealed class ClassifyJob(ClassifyOptions options, IClassifyReporter repor
 
         using var peft = PeftModel.Create(model, config, generator: generator);
         reporter.Info(peft.TrainableParametersLine());
-        string checkpoints = Path.Combine(options.Output, "checkpoints");
-        var trainerOptions = new TrainerOptions
-        {
-            MaxSteps = options.Steps,
-            LearningRate = options.Lr,
-            WeightDecay = 0.01,
-            WarmupSteps = Math.Min(options.Warmup, options.Steps - 1),
-            Schedule = LrScheduleKind.Cosine,
-            MaxGradNorm = 1.0,
-            CheckpointDirectory = checkpoints,
-            CheckpointEvery = options.CheckpointEvery,
-        };
+        var trainerOptions = TrainingLoop.Options(options.Steps, options.Lr, options.Warmup, options.Output, options.CheckpointEvery, weightDecay: 0.01);
         var loader = new BatchLoader(batches.Examples(train), options.Batch, padId: 0, options.Seed);   // [PAD] = 0; the mask marks it
-        var logged = new List<TrainingProgress>();
         // the generator seeded the head and the adapter and feeds every dropout layer: checkpoints keep its position
         using var trainer = new Trainer(new ClassifierTrainingView(peft, model), trainerOptions, loader, generators: [generator]);
-        trainer.OnProgress = p =>
-        {
-            logged.Add(p);
-            reporter.Progress(p);
-        };
-        if (options.Resume is { } resume)
-        {
-            trainer.Resume(resume);
-            reporter.Info($"resumed from {resume} at step {trainer.Step}");
-        }
-        var clock = Stopwatch.StartNew();
-        reporter.TrainingStarted(trainer.Step, options.Steps);
-        try { trainer.Train(cancel: cancel); }
-        finally { reporter.TrainingDone(); }
-        clock.Stop();
-        double tokensPerSecond = logged.Count > 0 ? logged[^1].TokensPerSecond : 0;
-        if (trainer.Step < options.Steps)
-        {
-            string? checkpoint = TrainingCheckpoint.FindLatest(checkpoints);
-            reporter.Info($"interrupted at step {trainer.Step}; resume with --resume {checkpoint}");
-            return new ClassifyResult(before, null, labels, trainer.Step, true, null, checkpoint, clock.Elapsed, tokensPerSecond);
-        }
+        var run = TrainingLoop.Run(trainer, options.Resume, reporter, cancel);
+        if (run.Interrupted)
+            return new ClassifyResult(before, null, labels, trainer.Step, true, null, run.Checkpoint, run.Elapsed, run.TokensPerSecond);
 
         var after = batches.Score(model, heldOut, EvalBatch);
         reporter.Scores("after", after);
         string adapterDir = Path.Combine(options.Output, "adapter");
         peft.SavePretrained(adapterDir);
         WriteLabels(Path.Combine(adapterDir, "labels.json"), labels);
-        WriteLog(Path.Combine(options.Output, "training_log.jsonl"), logged, before, after);
+        WriteLog(Path.Combine(options.Output, "training_log.jsonl"), run.Steps, before, after);
         TrainingArtifacts.WriteLossCurve(Path.Combine(options.Output, "loss_curve.svg"), trainer.History.Select(h => (h.Step, h.Loss)).ToList(),
             $"LoRA sequence classification on {Path.GetFileName(folder)}: training loss");
         reporter.Info($"adapter saved to {Path.GetFullPath(adapterDir)} (HF PEFT format, classifier head included; class names in labels.json)");
-        return new ClassifyResult(before, after, labels, trainer.Step, false, adapterDir, null, clock.Elapsed, tokensPerSecond);
+        return new ClassifyResult(before, after, labels, trainer.Step, false, adapterDir, null, run.Elapsed, run.TokensPerSecond);
     }
 
     /// <summary>The class names of a saved classifier adapter (id -> label), the way HF keeps them in config.json.</summary>

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using PeftEngine.Cpu;
 using PeftEngine.IO.Datasets;
@@ -95,51 +94,21 @@ public sealed class FineTuneJob(FineTuneOptions options, IFineTuneReporter repor
         // training is kept, and the final save converts the trained one to a rank-2r LoRA of the original base.
         string? pissaInit = lora?.InitLoraWeights == LoraInit.Pissa ? Path.Combine(output, "pissa_init") : null;
         if (pissaInit is not null) peft.SavePretrained(pissaInit);
-        string checkpoints = Path.Combine(output, "checkpoints");
-        var trainerOptions = new TrainerOptions
-        {
-            MaxSteps = options.Steps,
-            LearningRate = lr,
-            WarmupSteps = Math.Min(options.Warmup, options.Steps - 1),
-            Schedule = LrScheduleKind.Cosine,
-            MaxGradNorm = 1.0,
-            CheckpointDirectory = checkpoints,
-            CheckpointEvery = options.CheckpointEvery,
-        };
-        var logged = new List<TrainingProgress>();
+        var trainerOptions = TrainingLoop.Options(options.Steps, lr, options.Warmup, output, options.CheckpointEvery);
         using var trainer = new Trainer(peft, trainerOptions, trainLoader, generators: [generator, Generator.Default]);
-        trainer.OnProgress = p =>
-        {
-            logged.Add(p);
-            reporter.Progress(p);
-        };
-        if (options.Resume is { } resume)
-        {
-            trainer.Resume(resume);
-            reporter.Info($"resumed from {resume} at step {trainer.Step}");
-        }
-        var clock = Stopwatch.StartNew();
-        reporter.TrainingStarted(trainer.Step, options.Steps);
-        try { trainer.Train(cancel: cancel); }
-        finally { reporter.TrainingDone(); }
-        clock.Stop();
-        double tokensPerSecond = logged.Count > 0 ? logged[^1].TokensPerSecond : 0;
-
-        if (trainer.Step < options.Steps)
-        {
-            reporter.Info($"interrupted at step {trainer.Step}; resume with --resume {LatestCheckpoint(checkpoints)}");
-            return new FineTuneResult(before, null, trainer.Step, true, output, null, LatestCheckpoint(checkpoints), clock.Elapsed, tokensPerSecond);
-        }
+        var run = TrainingLoop.Run(trainer, options.Resume, reporter, cancel);
+        if (run.Interrupted)
+            return new FineTuneResult(before, null, trainer.Step, true, output, null, run.Checkpoint, run.Elapsed, run.TokensPerSecond);
         var after = Score(peft, tokenizer, evalLoader, questions, trainer.Step);
         reporter.Scores("after", after);
 
         string adapterDir = Path.Combine(output, "adapter");
         SaveAdapter(peft, adapterDir, pissaInit);
-        TrainingArtifacts.WriteLog(Path.Combine(output, "training_log.jsonl"), logged, before, after);
+        TrainingArtifacts.WriteLog(Path.Combine(output, "training_log.jsonl"), run.Steps, before, after);
         TrainingArtifacts.WriteLossCurve(Path.Combine(output, "loss_curve.svg"),
             trainer.History.Select(h => (h.Step, h.Loss)).ToList(), $"{setup.Label} fine-tune of {Path.GetFileName(modelPath)}: training loss");
         reporter.Info($"adapter saved to {Path.GetFullPath(adapterDir)} (HF PEFT format); log and loss curve in {Path.GetFullPath(output)}");
-        return new FineTuneResult(before, after, trainer.Step, false, output, adapterDir, null, clock.Elapsed, tokensPerSecond);
+        return new FineTuneResult(before, after, trainer.Step, false, output, adapterDir, null, run.Elapsed, run.TokensPerSecond);
     }
 
     private void Quantize(PeftEngine.Nn.Module model)
@@ -220,7 +189,4 @@ public sealed class FineTuneJob(FineTuneOptions options, IFineTuneReporter repor
             throw new ArgumentException($"{file}: only {kept.Count} usable examples, fewer than one batch of {options.Batch}; raise --seq-len or lower --batch");
         return kept;
     }
-
-    private static string? LatestCheckpoint(string directory) =>
-        Directory.Exists(directory) ? Directory.GetDirectories(directory).OrderBy(d => d, StringComparer.Ordinal).LastOrDefault() : null;
 }
