@@ -40,7 +40,8 @@ public sealed class LoadedLanguageModel : IDisposable
     /// <summary>Token ids that end a generation.</summary>
     public IReadOnlyList<long> StopTokenIds { get; }
 
-    /// <summary>Loads <paramref name="model"/> and, when given, the adapter folder on top of it.</summary>
+    /// <summary>Loads <paramref name="model"/> and, when given, the adapter folder on top of it (an AdapterFusion folder
+    /// brings its fused adapters along, see <see cref="AdapterFolders"/>).</summary>
     /// <remarks>HF: AutoModelForCausalLM.from_pretrained + PeftModel.from_pretrained(base, adapter).</remarks>
     public static LoadedLanguageModel Load(string model, string? adapter = null)
     {
@@ -49,7 +50,7 @@ public sealed class LoadedLanguageModel : IDisposable
         var baseModel = AutoModel.FromPretrained(path);
         try
         {
-            var peft = adapter is null ? null : PeftModel.FromPretrained(baseModel.Module, adapter);
+            var peft = adapter is null ? null : AdapterFolders.Load(baseModel.Module, adapter);   // a plain or a fusion folder
             return new LoadedLanguageModel(path, baseModel, peft, tokenizer);
         }
         catch

@@ -11,7 +11,7 @@ namespace PeftEngine.Tests;
 public class DeviceTrainTests(TinyModelFolder tiny) : IClassFixture<TinyModelFolder>
 {
 
-    private (FineTuneResult Result, RecordingReporter Report) Train(string device, string? resume = null, string? name = null)
+    private (FineTuneResult Result, RecordingReporter Report) Train(string device, string? resume = null, string? name = null, double dropout = 0)
     {
         // few records keep the simulated GPU (threads emulated on the host) quick: 2 steps of 2, 2 held-out sequences,
         // no exact-match answers (generation is checked by GenerateOnTheSimulatedGpuGivesTheCpusTokens)
@@ -22,7 +22,7 @@ public class DeviceTrainTests(TinyModelFolder tiny) : IClassFixture<TinyModelFol
         var reporter = new RecordingReporter();
         var options = new FineTuneOptions
         {
-            Model = tiny.ModelDir, Data = Path.Combine(data, "train.jsonl"), EvalData = Path.Combine(data, "valid.jsonl"), Steps = 2, Batch = 2, SeqLen = 160, Lr = 1e-2, Warmup = 0, Rank = 4, Alpha = 8, Dropout = 0,
+            Model = tiny.ModelDir, Data = Path.Combine(data, "train.jsonl"), EvalData = Path.Combine(data, "valid.jsonl"), Steps = 2, Batch = 2, SeqLen = 160, Lr = 1e-2, Warmup = 0, Rank = 4, Alpha = 8, Dropout = dropout,
             EvalExamples = 0, Samples = 0, Device = device, Output = Path.Combine(tiny.Root, "run-" + (name ?? device)),
             CheckpointEvery = 1, Resume = resume,
         };
@@ -36,6 +36,11 @@ public class DeviceTrainTests(TinyModelFolder tiny) : IClassFixture<TinyModelFol
         var (gpu, gpuReport) = Train("gpu-sim");
 
         Assert.Contains("device: ilgpucpu:0", gpuReport.Lines);
+        // the base is scored before training on the device too, and gives the CPU's numbers
+        Assert.Contains("scoring the base model on ilgpucpu:0 before training", gpuReport.Lines);
+        Assert.DoesNotContain(cpuReport.Lines, l => l.StartsWith("scoring the base model on", StringComparison.Ordinal));
+        Assert.Equal(cpu.Before.Loss.Tokens, gpu.Before.Loss.Tokens);
+        Assert.Equal(cpu.Before.Loss.Loss, gpu.Before.Loss.Loss, 4);
         Assert.Equal(2, gpuReport.Steps.Count);
         for (int i = 0; i < 2; i++)
             Assert.Equal(cpuReport.Steps[i].Loss, gpuReport.Steps[i].Loss, 4);                 // training loss per step
@@ -60,6 +65,20 @@ public class DeviceTrainTests(TinyModelFolder tiny) : IClassFixture<TinyModelFol
         var (resumed, resumedReport) = Train("gpu-sim", checkpoint, "gpu-sim-resumed");
         Assert.Equal(gpuReport.Steps[1].Loss, Assert.Single(resumedReport.Steps).Loss, 6);
         Assert.Equal(gpu.After.Loss.Loss, resumed.After!.Loss.Loss, 6);
+    }
+
+    [Theory]
+    [InlineData("cpu")]
+    [InlineData("gpu-sim")]
+    public void WithDropoutAResumedRunRepeatsTheUninterruptedSteps(string device)
+    {
+        // the LoRA dropout masks come from the run's generator: the checkpoint must carry its position, else the
+        // resumed step 2 draws step 1's masks again
+        var (full, fullReport) = Train(device, name: device + "-dropout", dropout: 0.3);
+        string checkpoint = Path.Combine(full.OutputDirectory, "checkpoints", TrainingCheckpoint.FolderName(1));
+        var (resumed, resumedReport) = Train(device, checkpoint, device + "-dropout-resumed", dropout: 0.3);
+        Assert.Equal(fullReport.Steps[1].Loss, Assert.Single(resumedReport.Steps).Loss, 12);
+        Assert.Equal(full.After!.Loss.Loss, resumed.After!.Loss.Loss, 12);
     }
 
     [Fact]

@@ -95,24 +95,24 @@ public class MiniLmCommandTests(MiniLmFolder minilm) : IClassFixture<MiniLmFolde
         var result = new ClassifyJob(new ClassifyOptions
         {
             Model = minilm.ModelDir, Data = data, EvalData = heldOut, Steps = 3, Batch = 8, SeqLen = 32, Lr = 2e-3, Warmup = 1, Output = output,
-        }, new NullReporter()).Run();
+        }, new RecordingClassifyReporter()).Run();
         Assert.Equal(["ham", "spam"], result.Labels);
-        Assert.Equal(12, result.After.Count);
+        Assert.Equal(12, result.After!.Count);
         Assert.NotEqual(result.Before.Loss, result.After.Loss);
 
         // the adapter holds LoRA on query/value and the whole classifier, as HF saves a SEQ_CLS adapter
-        var config = PeftModel.LoadConfig(result.AdapterDirectory);
+        var config = PeftModel.LoadConfig(result.AdapterDirectory!);
         Assert.Equal("SEQ_CLS", config.TaskType);
-        using (var file = IO.Safetensors.SafetensorsFile.Open(Path.Combine(result.AdapterDirectory, PeftModel.WeightsFileName)))
+        using (var file = IO.Safetensors.SafetensorsFile.Open(Path.Combine(result.AdapterDirectory!, PeftModel.WeightsFileName)))
         {
             Assert.Contains("base_model.model.classifier.weight", file.Keys);
             Assert.Contains("base_model.model.bert.encoder.layer.0.attention.self.query.lora_A.weight", file.Keys);
             Assert.DoesNotContain(file.Keys, k => k.Contains(".key.", StringComparison.Ordinal));
         }
-        Assert.Equal(["ham", "spam"], ClassifyJob.ReadLabels(result.AdapterDirectory));
+        Assert.Equal(["ham", "spam"], ClassifyJob.ReadLabels(result.AdapterDirectory!));
 
         // peft eval on the saved adapter gives the job's final numbers
-        var report = EvalCommand.Evaluate(new EvalCommand.Settings { Model = minilm.ModelDir, Adapter = result.AdapterDirectory, Data = heldOut, SeqLen = 32, Batch = 5 }, _ => { });
+        var report = EvalCommand.Evaluate(new EvalCommand.Settings { Model = minilm.ModelDir, Adapter = result.AdapterDirectory!, Data = heldOut, SeqLen = 32, Batch = 5 }, _ => { });
         Assert.Equal("classify", report.Task);
         Assert.Equal(result.After.Correct, report.Correct);
         Assert.Equal(result.After.Loss, report.Loss, 1e-5);
@@ -129,15 +129,5 @@ public class MiniLmCommandTests(MiniLmFolder minilm) : IClassFixture<MiniLmFolde
             if (File.Exists(candidate)) return candidate;
         }
         throw new FileNotFoundException($"models/minilm/data/{name} not found above the test folder");
-    }
-
-    private sealed class NullReporter : IClassifyReporter
-    {
-        public void Info(string message) { }
-        public void Settings(IReadOnlyList<(string Name, string Value)> rows) { }
-        public void Scores(string phase, ClassifierScore score) { }
-        public void TrainingStarted(int steps) { }
-        public void Progress(TrainingProgress progress) { }
-        public void TrainingDone() { }
     }
 }

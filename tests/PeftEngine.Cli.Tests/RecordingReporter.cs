@@ -17,3 +17,23 @@ internal sealed class RecordingReporter : IFineTuneReporter
     public void Progress(TrainingProgress progress) => Steps.Add(progress);
     public void TrainingDone() { }
 }
+
+/// <summary>An <see cref="Cli.Classify.IClassifyReporter"/> that keeps what a classification job reports;
+/// <see cref="OnProgress"/> sees every step (tests cancel a run from it).</summary>
+internal sealed class RecordingClassifyReporter : Cli.Classify.IClassifyReporter
+{
+    public List<string> Lines { get; } = [];
+    public List<TrainingProgress> Steps { get; } = [];
+    public Dictionary<string, Cli.Classify.ClassifierScore> Phases { get; } = [];
+    public Action<TrainingProgress>? OnProgress { get; init; }
+    public void Info(string message) => Lines.Add(message);
+    public void Settings(IReadOnlyList<(string Name, string Value)> rows) => Lines.AddRange(rows.Select(r => $"{r.Name}: {r.Value}"));
+    public void Scores(string phase, Cli.Classify.ClassifierScore score) => Phases[phase] = score;
+    public void TrainingStarted(int firstStep, int steps) { }
+    public void Progress(TrainingProgress progress)
+    {
+        Steps.Add(progress);
+        OnProgress?.Invoke(progress);
+    }
+    public void TrainingDone() { }
+}

@@ -13,7 +13,7 @@ namespace PeftEngine.Tests;
 /// and shared by the tests of <see cref="TrainMethodsTests"/>.</summary>
 public sealed class MethodRuns : IDisposable
 {
-    private readonly Dictionary<string, (FineTuneResult Result, List<TrainingProgress> Steps)> _runs = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (FineTuneResult Result, List<TrainingProgress> Steps, List<string> Lines)> _runs = new(StringComparer.Ordinal);
 
     public MethodRuns()
     {
@@ -51,10 +51,17 @@ public sealed class MethodRuns : IDisposable
     /// <summary>The run of <paramref name="key"/> (made on first use).</summary>
     public (FineTuneResult Result, List<TrainingProgress> Steps) Run(string key, Func<string, FineTuneOptions> options)
     {
+        var (result, steps, _) = RunWithLines(key, options);
+        return (result, steps);
+    }
+
+    /// <summary>The run of <paramref name="key"/> with the information lines it reported.</summary>
+    public (FineTuneResult Result, List<TrainingProgress> Steps, List<string> Lines) RunWithLines(string key, Func<string, FineTuneOptions> options)
+    {
         if (_runs.TryGetValue(key, out var run)) return run;
         var reporter = new RecordingReporter();
         var result = new FineTuneJob(options(Path.Combine(Tiny.Root, "method-" + key)), reporter).Run();
-        return _runs[key] = (result, reporter.Steps);
+        return _runs[key] = (result, reporter.Steps, reporter.Lines);
     }
 
     public void Dispose() => Tiny.Dispose();
@@ -156,8 +163,8 @@ public class TrainMethodsTests(MethodRuns runs) : IClassFixture<MethodRuns>
         Assert.Contains("--rank does not apply to --method ia3", e.Message);
         e = Assert.Throws<ArgumentException>(() => TrainCommand.ToOptions(new TrainCommand.Settings { Method = "lora", BottleneckSize = 8, LoadIn4Bit = null }).Validate());
         Assert.Contains("--bottleneck-size does not apply to --method lora (it applies to houlsby, parallel)", e.Message);
-        e = Assert.Throws<ArgumentException>(() => new FineTuneOptions { Method = "houlsby", LoadIn4Bit = true }.Validate());
-        Assert.Contains("--load-in-4bit does not apply to --method houlsby", e.Message);
+        e = Assert.Throws<ArgumentException>(() => new FineTuneOptions { Method = "houlsby", Fuse = "a,b" }.Validate());
+        Assert.Contains("--fuse does not apply to --method houlsby (it applies to adapter_fusion)", e.Message);
         e = Assert.Throws<ArgumentException>(() => new FineTuneOptions { Method = "vera" }.Validate());
         Assert.Contains("available: lora, dora, ia3", e.Message);
 
@@ -191,5 +198,96 @@ public class TrainMethodsTests(MethodRuns runs) : IClassFixture<MethodRuns>
         var e = Assert.Throws<ArgumentException>(() => new FineTuneJob(runs.Options("bitfit", Path.Combine(runs.Tiny.Root, "no-bias")) with { Model = runs.Tiny.ModelDir },
             new RecordingReporter()).Run());
         Assert.Contains("has no bias terms", e.Message);
+    }
+
+    [Theory]
+    [InlineData("lora")]
+    [InlineData("dora")]
+    [InlineData("ia3")]
+    [InlineData("bitfit")]
+    [InlineData("ln_tuning")]
+    [InlineData("houlsby")]
+    [InlineData("parallel")]
+    [InlineData("prompt_tuning")]
+    [InlineData("prefix_tuning")]
+    [InlineData("loreft")]
+    [InlineData("direft")]
+    public void EachMethodTrainsOverAFourBitBase(string method)
+    {
+        var (result, steps, lines) = runs.RunWithLines("4bit-" + method, output => runs.Options(method, output) with { LoadIn4Bit = true, Steps = 2 });
+        // q, k, v, o, gate, up and down of the one decoder layer
+        Assert.Contains(lines, l => l.StartsWith("4-bit base: 7 Linear layers in NF4", StringComparison.Ordinal));
+        Assert.False(result.Interrupted);
+        Assert.Equal(2, steps.Count);
+        Assert.All(steps, s => Assert.True(double.IsFinite(s.Loss) && double.IsFinite(s.GradNorm) && s.GradNorm > 0, $"{method} step {s.Step}: loss {s.Loss}, grad norm {s.GradNorm}"));
+        Assert.True(double.IsFinite(result.After!.Loss.Loss));
+        Assert.NotEqual(result.Before.Loss.Loss, result.After.Loss.Loss);   // the adapter trained and changes the 4-bit model's output
+        Assert.True(File.Exists(Path.Combine(result.AdapterDirectory!, "adapter_model.safetensors")));
+    }
+
+    /// <summary>Two houlsby adapters trained on the tiny model (different seeds), for the fusion tests.</summary>
+    private (string A, string B) TwoHoulsbyAdapters()
+    {
+        string a = Run("houlsby").Result.AdapterDirectory!;
+        string b = runs.Run("houlsby-seed1", output => runs.Options("houlsby", output) with { Seed = 1 }).Result.AdapterDirectory!;
+        return (a, b);
+    }
+
+    [Fact]
+    public void AdapterFusionTrainsOverTwoHoulsbyAdaptersAndReloadsInEvalAndGenerate()
+    {
+        var (a, b) = TwoHoulsbyAdapters();
+        var (result, steps, lines) = runs.RunWithLines("fusion", output => runs.Options("adapter_fusion", output) with { Fuse = $"{a},{b}" });
+        Assert.Equal(4, steps.Count);
+        Assert.Contains(lines, l => l == "method: AdapterFusion of method-houlsby, method-houlsby-seed1 (frozen) temperature=1 targets=every sub-layer holding all of them");
+        Assert.True(result.After!.Loss.Loss < result.Before.Loss.Loss, $"held-out loss {result.Before.Loss.Loss} -> {result.After.Loss.Loss}");
+
+        // the fusion at the root, each fused adapter in its subfolder
+        string adapter = result.AdapterDirectory!;
+        var (type, keys) = ReadAdapter(adapter);
+        Assert.Equal("ADAPTER_FUSION", type);
+        Assert.Contains(keys, k => k.EndsWith(".adapter_fusion.value.weight", StringComparison.Ordinal));
+        Assert.DoesNotContain(keys, k => k.Contains(".adapter_down.", StringComparison.Ordinal));
+        Assert.Equal("BOTTLENECK", ReadAdapter(Path.Combine(adapter, "method-houlsby")).PeftType);
+        Assert.Equal("BOTTLENECK", ReadAdapter(Path.Combine(adapter, "method-houlsby-seed1")).PeftType);
+        // the fused adapters were frozen: saved as they were loaded
+        using (var original = SafetensorsFile.Open(Path.Combine(a, "adapter_model.safetensors")))
+        using (var saved = SafetensorsFile.Open(Path.Combine(adapter, "method-houlsby", "adapter_model.safetensors")))
+            foreach (string key in original.Keys)
+            {
+                using var x = original.Load(key);
+                using var y = saved.Load(key);
+                Assert.True(x.ToFloatArray().AsSpan().SequenceEqual(y.ToFloatArray()), $"fused adapter changed: {key}");
+            }
+
+        Assert.Equal(result.After.Loss.Loss, ReloadedLoss(runs.Tiny.ModelDir, adapter), 4);   // peft eval --adapter <fusion folder>
+        Assert.Equal(0, CommandLine.Run(["generate", "--model", runs.Tiny.ModelDir, "--adapter", adapter, "--prompt", "Where", "--max-new-tokens", "2"]));
+        Assert.Equal(2, CommandLine.Run(["merge", "--model", runs.Tiny.ModelDir, "--adapter", adapter, "--out", Path.Combine(runs.Tiny.Root, "merged-fusion")]));
+    }
+
+    [Fact]
+    public void AdapterFusionNeedsTwoSeriesBottleneckAdapters()
+    {
+        var (a, _) = TwoHoulsbyAdapters();
+        string ia3 = Run("ia3").Result.AdapterDirectory!;
+        string parallel = Run("parallel").Result.AdapterDirectory!;
+        FineTuneOptions Fusion(string? fuse) => runs.Options("adapter_fusion", Path.Combine(runs.Tiny.Root, "fusion-refused")) with { Fuse = fuse };
+        var e = Assert.Throws<ArgumentException>(() => TrainMethods.Create(Fusion(null), runs.Tiny.ModelDir));
+        Assert.Contains("--method adapter_fusion needs --fuse", e.Message);
+        e = Assert.Throws<ArgumentException>(() => TrainMethods.Create(Fusion(a), runs.Tiny.ModelDir));
+        Assert.Contains("--fuse needs at least two adapter folders", e.Message);
+        e = Assert.Throws<ArgumentException>(() => TrainMethods.Create(Fusion($"{a},{ia3}"), runs.Tiny.ModelDir));
+        Assert.Contains("holds a IA3 adapter; AdapterFusion fuses series bottleneck adapters", e.Message);
+        e = Assert.Throws<ArgumentException>(() => TrainMethods.Create(Fusion($"{a},{parallel}"), runs.Tiny.ModelDir));
+        Assert.Contains("holds a parallel bottleneck adapter", e.Message);
+        Assert.Equal(2, CommandLine.Run(["train", "--model", runs.Tiny.ModelDir, "--method", "adapter_fusion", "--fuse", $"{a},{Path.Combine(runs.Tiny.Root, "missing")}"]));
+
+        // a fusion folder without its fused adapters is named
+        var (fusion, _, _) = runs.RunWithLines("fusion", output => runs.Options("adapter_fusion", output) with { Fuse = $"{a},{TwoHoulsbyAdapters().B}" });
+        string copy = Path.Combine(runs.Tiny.Root, "fusion-alone");
+        Directory.CreateDirectory(copy);
+        foreach (var file in Directory.GetFiles(fusion.AdapterDirectory!)) File.Copy(file, Path.Combine(copy, Path.GetFileName(file)));
+        e = Assert.Throws<ArgumentException>(() => ReloadedLoss(runs.Tiny.ModelDir, copy));
+        Assert.Contains("lacks its fused adapter 'method-houlsby'", e.Message);
     }
 }

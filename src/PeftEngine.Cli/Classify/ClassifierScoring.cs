@@ -1,5 +1,7 @@
+using PeftEngine.IO.Datasets;
 using PeftEngine.IO.Tokenizers;
 using PeftEngine.Models;
+using PeftEngine.Models.Training;
 
 namespace PeftEngine.Cli.Classify;
 
@@ -28,12 +30,39 @@ public sealed class ClassifierBatches(ITokenizer tokenizer, IReadOnlyList<string
             new BatchEncodeOptions { Truncation = true, MaxLength = maxLength });
         int b = records.Count, t = encoding.InputIds[0].Length;
         var classes = new long[b];
-        for (int i = 0; i < b; i++)
-        {
-            int id = IndexOf(records[i].Label);
-            classes[i] = id >= 0 ? id : throw new ArgumentException($"label '{records[i].Label}' is not one of the classes {string.Join(", ", labels)}");
-        }
+        for (int i = 0; i < b; i++) classes[i] = ClassId(records[i].Label);
         return (Tensor.FromArray(encoding.FlatInputIds(), b, t), Tensor.FromArray(encoding.FlatAttentionMask(), b, t), Tensor.FromArray(classes, b));
+    }
+
+    /// <summary><paramref name="records"/> as training examples for a <see cref="BatchLoader"/>: the tokens
+    /// ([CLS] text [SEP], cut to the maximum length) and, as labels, the class id at position 0 (the [CLS] token,
+    /// whose final state the classifier reads) and <see cref="TrainingExample.IgnoreIndex"/> elsewhere.</summary>
+    public List<TrainingExample> Examples(IReadOnlyList<LabelledText> records)
+    {
+        var encoding = BatchEncoder.Encode(tokenizer, records.Select(r => r.Text).ToList(),
+            new BatchEncodeOptions { Truncation = true, MaxLength = maxLength, Padding = PaddingStrategy.None });
+        var examples = new List<TrainingExample>(records.Count);
+        for (int i = 0; i < records.Count; i++)
+        {
+            var ids = encoding.InputIds[i];
+            var labels = Enumerable.Repeat(TrainingExample.IgnoreIndex, ids.Length).ToArray();
+            labels[0] = ClassId(records[i].Label);
+            examples.Add(new TrainingExample(ids, labels));
+        }
+        return examples;
+    }
+
+    /// <summary>The class ids (B) I64 that <see cref="Examples"/> put at position 0 of collated labels (B, T).</summary>
+    public static Tensor ClassIds(Tensor labels)
+    {
+        using var first = Ops.Select(labels, 1, 0);                           // (B, T) -> (B)
+        return Ops.Contiguous(first);
+    }
+
+    private int ClassId(string label)
+    {
+        int id = IndexOf(label);
+        return id >= 0 ? id : throw new ArgumentException($"label '{label}' is not one of the classes {string.Join(", ", labels)}");
     }
 
     private int IndexOf(string label)

@@ -1,6 +1,4 @@
-using System.Diagnostics;
 using System.Globalization;
-using System.Text;
 using System.Text.Json;
 using PeftEngine.Cli.Train;
 using PeftEngine.Cpu;
@@ -8,8 +6,6 @@ using PeftEngine.IO;
 using PeftEngine.IO.Tokenizers;
 using PeftEngine.Models;
 using PeftEngine.Models.Training;
-using PeftEngine.Nn;
-using PeftEngine.Nn.Optim;
 using PeftEngine.Peft;
 using PeftEngine.Peft.Lora;
 using PeftEngine.Peft.Tuners;
@@ -17,35 +13,34 @@ using PeftEngine.Peft.Tuners;
 namespace PeftEngine.Cli.Classify;
 
 /// <summary>What a classification fine-tune produced.</summary>
-public sealed record ClassifyResult(ClassifierScore Before, ClassifierScore After, IReadOnlyList<string> Labels, string AdapterDirectory,
-    TimeSpan TrainingTime, double TokensPerSecond);
+/// <param name="Before">Held-out scores of the new head on the frozen encoder.</param>
+/// <param name="After">Held-out scores after training; null when the run was interrupted.</param>
+/// <param name="Labels">The class names (index = class id).</param>
+/// <param name="Steps">Optimizer steps completed (counting those before a resume).</param>
+/// <param name="Interrupted">True when cancellation stopped the run before the last step.</param>
+/// <param name="AdapterDirectory">The saved adapter; null when interrupted.</param>
+/// <param name="CheckpointDirectory">The checkpoint to resume from; null unless interrupted.</param>
+/// <param name="TrainingTime">Wall time of the training steps.</param>
+/// <param name="TokensPerSecond">Training throughput at the last step.</param>
+public sealed record ClassifyResult(ClassifierScore Before, ClassifierScore? After, IReadOnlyList<string> Labels, int Steps, bool Interrupted,
+    string? AdapterDirectory, string? CheckpointDirectory, TimeSpan TrainingTime, double TokensPerSecond);
 
-/// <summary>Receives what a classification run has to say.</summary>
-public interface IClassifyReporter
+/// <summary>Receives what a classification run has to say (and, as every training job, its steps).</summary>
+public interface IClassifyReporter : ITrainingReporter
 {
-    /// <summary>A line of information.</summary>
-    void Info(string message);
-
     /// <summary>The resolved settings, as (name, value) rows.</summary>
     void Settings(IReadOnlyList<(string Name, string Value)> rows);
 
     /// <summary>Held-out loss and accuracy of a phase ("before" or "after").</summary>
     void Scores(string phase, ClassifierScore score);
-
-    /// <summary>Training is about to run <paramref name="steps"/> steps.</summary>
-    void TrainingStarted(int steps);
-
-    /// <summary>After an optimizer step.</summary>
-    void Progress(TrainingProgress progress);
-
-    /// <summary>Training finished.</summary>
-    void TrainingDone();
 }
 
 /// <summary>
 /// The job behind <c>peft train --model minilm --task classify</c>: a BERT encoder with a new classification head,
 /// scored on held-out texts (loss, accuracy), wrapped with LoRA on the attention projections while the head is
-/// trained in full as a module to save, trained with AdamW, scored again, and saved in the HF PEFT format.
+/// trained in full as a module to save, trained by the <see cref="Trainer"/> (AdamW, cosine schedule, clipping),
+/// scored again, and saved in the HF PEFT format. Ctrl+C (the cancellation token) ends training after the current
+/// step with a checkpoint in the trainer's format, which <see cref="ClassifyOptions.Resume"/> continues exactly.
 /// </summary>
 /// <remarks>HF: AutoModelForSequenceClassification.from_pretrained(..., num_labels) + get_peft_model(model,
 /// LoraConfig(task_type="SEQ_CLS", target_modules=["query", "value"])), whose PeftModelForSequenceClassification adds
@@ -104,54 +99,24 @@ public sealed class ClassifyJob(ClassifyOptions options, IClassifyReporter repor
 
         using var peft = PeftModel.Create(model, config, generator: generator);
         reporter.Info(peft.TrainableParametersLine());
-        var trainable = peft.Parameters().Where(p => p.RequiresGrad).ToList();
-        using var optimizer = new AdamW(trainable, options.Lr, weightDecay: 0.01);
-        var scheduler = new LrScheduler(optimizer, LrSchedule.CosineWithWarmup(Math.Min(options.Warmup, options.Steps - 1), options.Steps));
-        var order = new DataOrder(train.Count, options.Seed);
-        var logged = new List<TrainingProgress>();
-        long tokens = 0;
-        var clock = Stopwatch.StartNew();
-        reporter.TrainingStarted(options.Steps);
-        model.Train();
-        try
-        {
-            for (int step = 1; step <= options.Steps && !cancel.IsCancellationRequested; step++)
-            {
-                double lr = optimizer.ParamGroups[0].Lr, loss, norm;
-                using (TensorScope.Begin())
-                {
-                    var records = order.Next(options.Batch).Select(i => train[i]).ToList();
-                    var (ids, mask, classes) = batches.Encode(records);
-                    tokens += mask.ToFloatArray().Sum(v => (long)v);
-                    var value = model.Loss(ids, classes, mask);
-                    value.Backward();
-                    loss = value.Item();
-                    norm = GradClip.ClipGradNorm(trainable, 1.0);
-                    optimizer.Step();
-                }
-                scheduler.Step();
-                optimizer.ZeroGrad();
-                double seconds = Math.Max(clock.Elapsed.TotalSeconds, 1e-9);
-                var progress = new TrainingProgress(step, options.Steps, loss, lr, norm, tokens / seconds, clock.Elapsed,
-                    TimeSpan.FromSeconds(seconds / step * (options.Steps - step)));
-                logged.Add(progress);
-                reporter.Progress(progress);
-            }
-        }
-        finally { reporter.TrainingDone(); }
-        clock.Stop();
-        if (cancel.IsCancellationRequested) throw new OperationCanceledException($"training interrupted after {logged.Count} steps; nothing was saved");
+        var trainerOptions = TrainingLoop.Options(options.Steps, options.Lr, options.Warmup, options.Output, options.CheckpointEvery, weightDecay: 0.01);
+        var loader = new BatchLoader(batches.Examples(train), options.Batch, padId: 0, options.Seed);   // [PAD] = 0; the mask marks it
+        // the generator seeded the head and the adapter and feeds every dropout layer: checkpoints keep its position
+        using var trainer = new Trainer(new ClassifierTrainingView(peft, model), trainerOptions, loader, generators: [generator]);
+        var run = TrainingLoop.Run(trainer, options.Resume, reporter, cancel);
+        if (run.Interrupted)
+            return new ClassifyResult(before, null, labels, trainer.Step, true, null, run.Checkpoint, run.Elapsed, run.TokensPerSecond);
 
         var after = batches.Score(model, heldOut, EvalBatch);
         reporter.Scores("after", after);
         string adapterDir = Path.Combine(options.Output, "adapter");
         peft.SavePretrained(adapterDir);
         WriteLabels(Path.Combine(adapterDir, "labels.json"), labels);
-        WriteLog(Path.Combine(options.Output, "training_log.jsonl"), logged, before, after);
-        TrainingArtifacts.WriteLossCurve(Path.Combine(options.Output, "loss_curve.svg"), logged.Select(p => (p.Step, p.Loss)).ToList(),
+        WriteLog(Path.Combine(options.Output, "training_log.jsonl"), run.Steps, before, after);
+        TrainingArtifacts.WriteLossCurve(Path.Combine(options.Output, "loss_curve.svg"), trainer.History.Select(h => (h.Step, h.Loss)).ToList(),
             $"LoRA sequence classification on {Path.GetFileName(folder)}: training loss");
         reporter.Info($"adapter saved to {Path.GetFullPath(adapterDir)} (HF PEFT format, classifier head included; class names in labels.json)");
-        return new ClassifyResult(before, after, labels, adapterDir, clock.Elapsed, logged.Count > 0 ? logged[^1].TokensPerSecond : 0);
+        return new ClassifyResult(before, after, labels, trainer.Step, false, adapterDir, null, run.Elapsed, run.TokensPerSecond);
     }
 
     /// <summary>The class names of a saved classifier adapter (id -> label), the way HF keeps them in config.json.</summary>
@@ -173,36 +138,9 @@ public sealed class ClassifyJob(ClassifyOptions options, IClassifyReporter repor
 
     private static void WriteLog(string path, IEnumerable<TrainingProgress> steps, ClassifierScore before, ClassifierScore after)
     {
-        var text = new StringBuilder();
-        foreach (var p in steps)
-            text.AppendLine(JsonSerializer.Serialize(new
-            {
-                step = p.Step, loss = p.Loss, lr = p.LearningRate, grad_norm = p.GradNorm,
-                tokens_per_second = p.TokensPerSecond, elapsed_seconds = p.Elapsed.TotalSeconds,
-            }));
+        var text = TrainingArtifacts.StepLines(steps);
         foreach (var (phase, s) in new[] { ("before", before), ("after", after) })
             text.AppendLine(JsonSerializer.Serialize(new { eval = phase, loss = s.Loss, accuracy = s.Accuracy, correct = s.Correct, total = s.Count }));
         TrainingArtifacts.WriteText(path, text.ToString());
-    }
-
-    /// <summary>Seeded reshuffling of example indices every epoch; batches never straddle two epochs' orders.</summary>
-    private sealed class DataOrder(int count, ulong seed)
-    {
-        private readonly Random _random = new(unchecked((int)seed ^ (int)(seed >> 32)));
-        private int[] _order = [];
-        private int _next;
-
-        public IEnumerable<int> Next(int batch)
-        {
-            if (_next + batch > _order.Length)
-            {
-                _order = Enumerable.Range(0, count).ToArray();
-                _random.Shuffle(_order);
-                _next = 0;
-            }
-            var slice = _order[_next..(_next + batch)];
-            _next += batch;
-            return slice;
-        }
     }
 }

@@ -58,6 +58,12 @@ public sealed record ClassifyOptions
     /// <summary>Where the adapter, log and loss curve go.</summary>
     public string Output { get; init; } = Path.Combine("runs", "minilm-spam-lora");
 
+    /// <summary>A checkpoint folder to resume from (written under Output/checkpoints by an interrupted run).</summary>
+    public string? Resume { get; init; }
+
+    /// <summary>Checkpoint every this many steps (0: only when interrupted).</summary>
+    public int CheckpointEvery { get; init; }
+
     /// <summary>Throws naming the first option that is out of range.</summary>
     public void Validate()
     {
@@ -68,5 +74,6 @@ public sealed record ClassifyOptions
         if (Lr <= 0) throw new ArgumentException($"--lr must be positive, got {Lr}");
         if (Dropout is < 0 or >= 1) throw new ArgumentException($"--dropout must be in [0, 1), got {Dropout}");
         if (EvalExamples < 0) throw new ArgumentException("--eval-examples must not be negative");
+        if (CheckpointEvery < 0) throw new ArgumentException($"--checkpoint-every must not be negative, got {CheckpointEvery}");
     }
 }

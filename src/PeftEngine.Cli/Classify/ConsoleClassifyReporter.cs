@@ -19,11 +19,7 @@ public sealed class ConsoleClassifyReporter(IAnsiConsole console) : IClassifyRep
         console.MarkupLine(string.Create(CultureInfo.InvariantCulture,
             $"[bold]{phase} training[/]: held-out loss {score.Loss:F4}, accuracy {score.Correct}/{score.Count} ({score.Accuracy:P1})"));
 
-    public void TrainingStarted(int steps)
-    {
-        _lines.Begin(0, steps);
-        console.MarkupLine(string.Create(CultureInfo.InvariantCulture, $"training steps 1..{steps} (Ctrl+C stops the run without saving)"));
-    }
+    public void TrainingStarted(int firstStep, int steps) => _lines.TrainingStarted(firstStep, steps);
 
     public void Progress(TrainingProgress progress) => _lines.Progress(progress);
 

@@ -13,7 +13,7 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
     /// <summary>Options of <c>peft train</c>; any of them may also come from <c>--config FILE</c> (YAML or JSON).</summary>
     public sealed class Settings : CommandSettings
     {
-        [CommandOption("--config <FILE>"), Description("YAML or JSON file with any of these options (keys as the option names, e.g. 'seq-len: 128'); flags given on the command line win (default: none)")]
+        [CommandOption("--config <FILE>"), Description("YAML or JSON file with any of these options (keys as the option names, e.g. 'seq-len: 128'), for either task; flags given on the command line win (default: none)")]
         public string? Config { get; init; }
 
         [CommandOption("--model <MODEL>"), Description("Base model: a shipped name (tiny-llama, or minilm for classification), a Hugging Face folder or a GGUF file (default: tiny-llama; minilm with --task classify)")]
@@ -22,7 +22,7 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         [CommandOption("--task <TASK>"), Description("causal-lm (instruction tuning of a decoder) or classify (LoRA + a trained head on a BERT encoder, labelled JSONL with text/label) (default: classify for --model minilm or a BERT folder, else causal-lm)")]
         public string? Task { get; init; }
 
-        [CommandOption("--method <METHOD>"), Description("PEFT method: lora, dora, ia3, bitfit (needs a model with biases), ln_tuning, houlsby (series bottleneck adapters) parallel (parallel bottleneck adapter beside the FFN), prompt_tuning, prefix_tuning, loreft or direft (default: lora)")]
+        [CommandOption("--method <METHOD>"), Description("PEFT method: lora, dora, ia3, bitfit (needs a model with biases), ln_tuning, houlsby (series bottleneck adapters) parallel (parallel bottleneck adapter beside the FFN), prompt_tuning, prefix_tuning, loreft, direft, or adapter_fusion (attention over trained houlsby adapters given with --fuse) (default: lora)")]
         public string? Method { get; init; }
 
         [CommandOption("-r|--rank <R>"), Description("lora/dora: rank (default: 16; classify: 8); loreft/direft: rank of the intervened subspace (default: 4)")]
@@ -34,7 +34,7 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         [CommandOption("--dropout <P>"), Description("lora/dora, houlsby/parallel, loreft/direft: dropout on the adapter input (default: lora 0.05, others 0; classify: 0.1)")]
         public double? Dropout { get; init; }
 
-        [CommandOption("--target-modules <NAMES>"), Description("Modules to adapt: all-linear, or comma-separated module names/suffixes such as q_proj,v_proj (default: lora/dora all-linear; ia3 k_proj,v_proj,down_proj; ln_tuning the norm layers; bitfit every module with a bias; houlsby the attention and MLP outputs; parallel the MLP; classify: query,value)")]
+        [CommandOption("--target-modules <NAMES>"), Description("Modules to adapt: all-linear, or comma-separated module names/suffixes such as q_proj,v_proj (default: lora/dora all-linear; ia3 k_proj,v_proj,down_proj; ln_tuning the norm layers; bitfit every module with a bias; houlsby the attention and MLP outputs; parallel the MLP; adapter_fusion every sub-layer holding all fused adapters; classify: query,value)")]
         public string? TargetModules { get; init; }
 
         [CommandOption("--init <INIT>"), Description("lora/dora: initialisation: default, gaussian, pissa, pissa_niter_N or loftq; a PiSSA adapter is saved converted to a LoRA of the original base (default: default)")]
@@ -73,7 +73,7 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         [CommandOption("--reft-positions <SPEC>"), Description("loreft/direft: prompt positions intervened on: fN (first N), lN (last N) or fN+lM (default: f1+l1)")]
         public string? ReftPositions { get; init; }
 
-        [CommandOption("--load-in-4bit"), Description("lora/dora: quantize the base's Linear layers to 4 bits first (QLoRA)")]
+        [CommandOption("--load-in-4bit"), Description("Quantize the base's Linear layers to 4 bits before adding the adapter (QLoRA with lora/dora; every method trains over the frozen 4-bit base) (default: false)")]
         public bool? LoadIn4Bit { get; init; }
 
         [CommandOption("--quant-type <TYPE>"), Description("4-bit type with --load-in-4bit: nf4 or fp4 (default: nf4)")]
@@ -81,6 +81,9 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
 
         [CommandOption("--double-quant <BOOL>"), Description("Double-quantize the 4-bit block scales (default: true)")]
         public bool? DoubleQuant { get; init; }
+
+        [CommandOption("--fuse <DIRS>"), Description("adapter_fusion: comma-separated folders of trained houlsby adapters to fuse; they are saved beside the fusion (default: none, required)")]
+        public string? Fuse { get; init; }
 
         [CommandOption("--data <FILE>"), Description("Training JSONL (Alpaca instruction/input/output, chat messages, or text) (default: the model's data/qa-train.jsonl; classify: JSONL with text and label, data/spam-train.jsonl)")]
         public string? Data { get; init; }
@@ -97,7 +100,7 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         [CommandOption("--seq-len <N>"), Description("Longest training sequence in tokens (default: 160; classify: 64)")]
         public int? SeqLen { get; init; }
 
-        [CommandOption("--lr <LR>"), Description("Peak learning rate (cosine schedule) (default: 0.003 for lora, dora, houlsby, parallel; 0.01 for ia3, bitfit, ln_tuning, prefix_tuning; 0.03 for prompt_tuning; 0.003 for loreft, direft; classify: 0.001)")]
+        [CommandOption("--lr <LR>"), Description("Peak learning rate (cosine schedule) (default: 0.003 for lora, dora, houlsby, parallel, adapter_fusion; 0.01 for ia3, bitfit, ln_tuning, prefix_tuning; 0.03 for prompt_tuning; 0.003 for loreft, direft; classify: 0.001)")]
         public double? Lr { get; init; }
 
         [CommandOption("--warmup <N>"), Description("Warm-up steps (default: 20; classify: 10)")]
@@ -118,10 +121,10 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         [CommandOption("-o|--output <DIR>"), Description("Output folder for the adapter, training log and loss curve (default: runs/tiny-llama-<method>; classify: runs/minilm-spam-lora)")]
         public string? Output { get; init; }
 
-        [CommandOption("--resume <CHECKPOINT>"), Description("Continue an interrupted run from its checkpoint folder (default: start fresh)")]
+        [CommandOption("--resume <CHECKPOINT>"), Description("Continue an interrupted run (either task) from its checkpoint folder, or from the run's checkpoints folder (its newest checkpoint) (default: start fresh)")]
         public string? Resume { get; init; }
 
-        [CommandOption("--checkpoint-every <N>"), Description("Save a resumable checkpoint every N steps; 0 saves only when interrupted (default: 0)")]
+        [CommandOption("--checkpoint-every <N>"), Description("Save a resumable checkpoint (under OUTPUT/checkpoints) every N steps; 0 saves only when interrupted by Ctrl+C (default: 0)")]
         public int? CheckpointEvery { get; init; }
 
         [CommandOption("--device <DEVICE>"), Description(DeviceOption.Help)]
@@ -131,12 +134,23 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
     /// <inheritdoc/>
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
-        if (IsClassify(settings))
+        var s = ConfigFile.WithFile(settings, settings.Config);
+        if (IsClassify(s))
         {
-            if (!DeviceOption.Parse(settings.Device).IsHost) throw new ArgumentException("--device: --task classify trains on the CPU only");
-            return Classify(settings, cancellationToken);
+            if (!DeviceOption.Parse(s.Device).IsHost) throw new ArgumentException("--device: --task classify trains on the CPU only");
+            var classify = ToClassifyOptions(s);
+            return Interruptible(cancellationToken, token =>
+                new ClassifyJob(classify, new ConsoleClassifyReporter(AnsiConsole.Console)).Run(token).Interrupted);
         }
-        var options = ToOptions(settings);
+        var options = ToOptions(s);
+        return Interruptible(cancellationToken, token =>
+            new FineTuneJob(options, new ConsoleFineTuneReporter(AnsiConsole.Console, options.Samples)).Run(token).Interrupted);
+    }
+
+    /// <summary>Runs a training job with Ctrl+C turned into a cancellation (the job finishes the current step, saves
+    /// a checkpoint and returns); exit code 130 when it was interrupted, else 0.</summary>
+    private static int Interruptible(CancellationToken cancellationToken, Func<CancellationToken, bool> run)
+    {
         using var interrupt = new CancellationTokenSource();
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(interrupt.Token, cancellationToken);
         ConsoleCancelEventHandler onCancel = (_, e) =>
@@ -145,11 +159,7 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
             interrupt.Cancel();
         };
         Console.CancelKeyPress += onCancel;
-        try
-        {
-            var result = new FineTuneJob(options, new ConsoleFineTuneReporter(AnsiConsole.Console, options.Samples)).Run(linked.Token);
-            return result.Interrupted ? 130 : 0;
-        }
+        try { return run(linked.Token) ? 130 : 0; }
         finally { Console.CancelKeyPress -= onCancel; }
     }
 
@@ -169,32 +179,15 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         return File.Exists(config) && IO.HfConfig.Load(config).ModelType == "bert";
     }
 
-    private static int Classify(Settings settings, CancellationToken cancellationToken)
+    /// <summary>The classification defaults, overridden by the config file, overridden by flags; options of the
+    /// causal-LM job are refused by name.</summary>
+    internal static ClassifyOptions ToClassifyOptions(Settings settings)
     {
-        using var interrupt = new CancellationTokenSource();
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(interrupt.Token, cancellationToken);
-        ConsoleCancelEventHandler onCancel = (_, e) =>
-        {
-            e.Cancel = true;
-            interrupt.Cancel();
-        };
-        Console.CancelKeyPress += onCancel;
-        try
-        {
-            new ClassifyJob(ToClassifyOptions(settings), new ConsoleClassifyReporter(AnsiConsole.Console)).Run(linked.Token);
-            return 0;
-        }
-        finally { Console.CancelKeyPress -= onCancel; }
-    }
-
-    /// <summary>The classification defaults overridden by flags; options of the causal-LM job are refused.</summary>
-    internal static ClassifyOptions ToClassifyOptions(Settings s)
-    {
+        var s = ConfigFile.WithFile(settings, settings.Config);
         var unsupported = new (string Name, bool Given)[]
         {
-            ("--config", s.Config is not null), ("--init", s.Init is not null), ("--load-in-4bit", s.LoadIn4Bit is not null),
-            ("--quant-type", s.QuantType is not null), ("--double-quant", s.DoubleQuant is not null), ("--samples", s.Samples is not null),
-            ("--resume", s.Resume is not null), ("--checkpoint-every", s.CheckpointEvery is not null),
+            ("--init", s.Init is not null), ("--load-in-4bit", s.LoadIn4Bit is not null), ("--quant-type", s.QuantType is not null),
+            ("--double-quant", s.DoubleQuant is not null), ("--samples", s.Samples is not null), ("--fuse", s.Fuse is not null),
             ("--feedforward-modules", s.FeedforwardModules is not null), ("--bottleneck-size", s.BottleneckSize is not null),
             ("--non-linearity", s.NonLinearity is not null), ("--adapter-scaling", s.AdapterScaling is not null),
             ("--num-virtual-tokens", s.NumVirtualTokens is not null), ("--prompt-init", s.PromptInit is not null),
@@ -212,14 +205,16 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
             TargetModules = s.TargetModules ?? o.TargetModules, Data = s.Data ?? o.Data, EvalData = s.EvalData ?? o.EvalData,
             Steps = s.Steps ?? o.Steps, Batch = s.Batch ?? o.Batch, SeqLen = s.SeqLen ?? o.SeqLen, Lr = s.Lr ?? o.Lr,
             Warmup = s.Warmup ?? o.Warmup, EvalExamples = s.EvalExamples ?? o.EvalExamples, Seed = s.Seed ?? o.Seed,
-            Threads = s.Threads ?? o.Threads, Output = s.Output ?? o.Output,
+            Threads = s.Threads ?? o.Threads, Output = s.Output ?? o.Output, Resume = s.Resume ?? o.Resume,
+            CheckpointEvery = s.CheckpointEvery ?? o.CheckpointEvery,
         };
     }
 
     /// <summary>Defaults, overridden by the config file, overridden by flags.</summary>
-    internal static FineTuneOptions ToOptions(Settings s)
+    internal static FineTuneOptions ToOptions(Settings settings)
     {
-        var o = s.Config is { } file ? ConfigFile.Apply(new FineTuneOptions(), file) : new FineTuneOptions();
+        var s = ConfigFile.WithFile(settings, settings.Config);
+        var o = new FineTuneOptions();
         return o with
         {
             Model = s.Model ?? o.Model, Method = s.Method ?? o.Method, Rank = s.Rank ?? o.Rank, Alpha = s.Alpha ?? o.Alpha,
@@ -234,6 +229,7 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
             PromptInit = s.PromptInit ?? o.PromptInit, PromptInitText = s.PromptInitText ?? o.PromptInitText,
             PrefixProjection = s.PrefixProjection ?? o.PrefixProjection, EncoderHiddenSize = s.EncoderHiddenSize ?? o.EncoderHiddenSize,
             Device = s.Device ?? o.Device, ReftLayers = s.ReftLayers ?? o.ReftLayers, ReftPositions = s.ReftPositions ?? o.ReftPositions, LoadIn4Bit = s.LoadIn4Bit ?? o.LoadIn4Bit, QuantType = s.QuantType ?? o.QuantType, DoubleQuant = s.DoubleQuant ?? o.DoubleQuant,
+            Fuse = s.Fuse ?? o.Fuse,
         };
     }
 }

@@ -1,16 +1,55 @@
 using System.Globalization;
+using System.Reflection;
+using Spectre.Console.Cli;
 using YamlDotNet.RepresentationModel;
 
 namespace PeftEngine.Cli.Train;
 
 /// <summary>
-/// Reads run settings from a YAML or JSON file (JSON is YAML too): a flat mapping whose keys are the option names of
-/// the command, with dashes or underscores (<c>seq-len: 128</c>, <c>"target_modules": "q_proj,v_proj"</c>).
+/// Reads run settings from a YAML or JSON file (JSON is YAML too): a flat mapping whose keys are the long option
+/// names of the command, with dashes or underscores (<c>seq-len: 128</c>, <c>"target_modules": "q_proj,v_proj"</c>),
+/// plus a few Hugging Face spellings (<c>lora_alpha</c>, <c>learning_rate</c>, <c>use_dora: true</c>, ...). The file
+/// is a second command line: it fills the options the real command line left unset, so flags always win, and every
+/// option of the command (current and future) can be written in it without being listed here.
 /// </summary>
+/// <remarks>LLaMA-Factory: <c>llamafactory-cli train config.yaml</c> with command-line overrides.</remarks>
 public static class ConfigFile
 {
-    /// <summary>The options of <paramref name="defaults"/> with every key of <paramref name="path"/> applied.</summary>
-    public static FineTuneOptions Apply(FineTuneOptions defaults, string path)
+    /// <summary>Other spellings of option names (HF PEFT / TrainingArguments field names) -> the option name.</summary>
+    private static readonly Dictionary<string, string> Aliases = new(StringComparer.Ordinal)
+    {
+        ["r"] = "rank", ["low-rank-dimension"] = "rank", ["lora-alpha"] = "alpha", ["lora-dropout"] = "dropout",
+        ["bnb-4bit-quant-type"] = "quant-type", ["bnb-4bit-use-double-quant"] = "double-quant", ["init-lora-weights"] = "init",
+        ["learning-rate"] = "lr", ["scaling"] = "adapter-scaling", ["prompt-tuning-init"] = "prompt-init",
+        ["prompt-tuning-init-text"] = "prompt-init-text", ["layers"] = "reft-layers", ["positions"] = "reft-positions",
+    };
+
+    /// <summary>
+    /// <paramref name="flags"/> with every option it leaves unset (null) taken from the file at <paramref name="path"/>;
+    /// <paramref name="flags"/> itself when <paramref name="path"/> is null. The result names no config file, so
+    /// applying it again changes nothing. Every option property of <typeparamref name="TSettings"/> must be nullable
+    /// (null meaning "not given").
+    /// </summary>
+    public static TSettings WithFile<TSettings>(TSettings flags, string? path) where TSettings : CommandSettings, new()
+    {
+        ArgumentNullException.ThrowIfNull(flags);
+        if (path is null) return flags;
+        var options = Options(typeof(TSettings));
+        var merged = new TSettings();
+        foreach (var property in options.Values) property.SetValue(merged, property.GetValue(flags));
+        foreach (var (key, value) in Read(path))
+        {
+            if (key == "config") throw new ArgumentException($"--config: '{path}' names another config file; put its keys in this one");
+            if (!options.TryGetValue(key, out var property)) throw new ArgumentException($"--config: '{path}' has an unknown key '{key}'");
+            if (property.GetValue(flags) is null) property.SetValue(merged, ParseValue(key, value, property.PropertyType, path));
+        }
+        if (options.TryGetValue("config", out var config)) config.SetValue(merged, null);
+        return merged;
+    }
+
+    /// <summary>The (option name, value) pairs of the file, aliases resolved; <c>use-dora: true</c> becomes
+    /// <c>method: dora</c> (false changes nothing).</summary>
+    private static List<(string Key, string Value)> Read(string path)
     {
         if (!File.Exists(path)) throw new ArgumentException($"--config: file '{path}' does not exist");
         var yaml = new YamlStream();
@@ -23,66 +62,57 @@ public static class ConfigFile
         {
             throw new ArgumentException($"--config: '{path}' is not valid YAML/JSON (line {e.Start.Line}: {e.Message})", e);
         }
-        if (yaml.Documents.Count == 0) return defaults;
+        var pairs = new List<(string Key, string Value)>();
+        if (yaml.Documents.Count == 0) return pairs;
         if (yaml.Documents[0].RootNode is not YamlMappingNode root)
             throw new ArgumentException($"--config: '{path}' must hold a mapping of option names to values");
-        var o = defaults;
         foreach (var (keyNode, valueNode) in root.Children)
         {
             string key = ((YamlScalarNode)keyNode).Value!.Replace('_', '-').ToLowerInvariant();
+            key = Aliases.GetValueOrDefault(key, key);
             string value = valueNode is YamlScalarNode scalar ? scalar.Value ?? ""
                 : throw new ArgumentException($"--config: '{path}', key '{key}' must have a single value");
-            o = key switch
-            {
-                "model" => o with { Model = value },
-                "method" => o with { Method = value },
-                "rank" or "r" => o with { Rank = Int(key, value, path) },
-                "alpha" or "lora-alpha" => o with { Alpha = Double(key, value, path) },
-                "dropout" or "lora-dropout" => o with { Dropout = Double(key, value, path) },
-                "target-modules" => o with { TargetModules = value },
-                "use-dora" => o with { UseDora = bool.TryParse(value, out bool b) ? b : throw Bad(key, value, path, "true or false") },
-                "load-in-4bit" => o with { LoadIn4Bit = bool.TryParse(value, out bool q) ? q : throw Bad(key, value, path, "true or false") },
-                "quant-type" or "bnb-4bit-quant-type" => o with { QuantType = value },
-                "double-quant" or "bnb-4bit-use-double-quant" => o with { DoubleQuant = bool.TryParse(value, out bool dq) ? dq : throw Bad(key, value, path, "true or false") },
-                "init" or "init-lora-weights" => o with { Init = value },
-                "data" => o with { Data = value },
-                "eval-data" => o with { EvalData = value },
-                "steps" => o with { Steps = Int(key, value, path) },
-                "batch" => o with { Batch = Int(key, value, path) },
-                "seq-len" => o with { SeqLen = Int(key, value, path) },
-                "lr" or "learning-rate" => o with { Lr = Double(key, value, path) },
-                "warmup" => o with { Warmup = Int(key, value, path) },
-                "eval-examples" => o with { EvalExamples = Int(key, value, path) },
-                "samples" => o with { Samples = Int(key, value, path) },
-                "seed" => o with { Seed = ulong.TryParse(value, out ulong u) ? u : throw Bad(key, value, path, "a non-negative integer") },
-                "threads" => o with { Threads = Int(key, value, path) },
-                "device" => o with { Device = value },
-                "output" => o with { Output = value },
-                "resume" => o with { Resume = value },
-                "checkpoint-every" => o with { CheckpointEvery = Int(key, value, path) },
-                "feedforward-modules" => o with { FeedforwardModules = value },
-                "bottleneck-size" => o with { BottleneckSize = Int(key, value, path) },
-                "non-linearity" => o with { NonLinearity = value },
-                "adapter-scaling" or "scaling" => o with { AdapterScaling = Double(key, value, path) },
-                "num-virtual-tokens" => o with { NumVirtualTokens = Int(key, value, path) },
-                "prompt-init" or "prompt-tuning-init" => o with { PromptInit = value },
-                "prompt-init-text" or "prompt-tuning-init-text" => o with { PromptInitText = value },
-                "prefix-projection" => o with { PrefixProjection = bool.TryParse(value, out bool pp) ? pp : throw Bad(key, value, path, "true or false") },
-                "encoder-hidden-size" => o with { EncoderHiddenSize = Int(key, value, path) },
-                "reft-layers" or "layers" => o with { ReftLayers = value },
-                "reft-positions" or "positions" => o with { ReftPositions = value },
-                "low-rank-dimension" => o with { Rank = Int(key, value, path) },
-                _ => throw new ArgumentException($"--config: '{path}' has an unknown key '{key}'"),
-            };
+            pairs.Add((key, value));
         }
-        return o;
+        int dora = pairs.FindIndex(p => p.Key == "use-dora");
+        if (dora >= 0)
+        {
+            bool useDora = (bool)ParseValue("use-dora", pairs[dora].Value, typeof(bool), path)!;
+            string? method = pairs.LastOrDefault(p => p.Key == "method").Value;
+            if (useDora && method is not (null or "lora" or "dora"))
+                throw new ArgumentException($"--config: '{path}', key 'use-dora' applies to method lora, not '{method}'");
+            pairs.RemoveAt(dora);
+            if (useDora) pairs.Add(("method", "dora"));
+        }
+        return pairs;
     }
 
-    private static int Int(string key, string value, string path) =>
-        int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out int v) ? v : throw Bad(key, value, path, "an integer");
+    /// <summary>The option properties of a settings type by long option name ("seq-len" -> SeqLen).</summary>
+    private static Dictionary<string, PropertyInfo> Options(Type settings)
+    {
+        var result = new Dictionary<string, PropertyInfo>(StringComparer.Ordinal);
+        foreach (var property in settings.GetProperties())
+            if (property.GetCustomAttribute<CommandOptionAttribute>() is { } option)
+                foreach (var name in option.LongNames) result[name] = property;
+        return result;
+    }
 
-    private static double Double(string key, string value, string path) =>
-        double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) ? v : throw Bad(key, value, path, "a number");
+    /// <summary>The value of <paramref name="text"/> as the option's type (string, int, double, ulong or bool, nullable).</summary>
+    private static object? ParseValue(string key, string text, Type type, string path)
+    {
+        var target = Nullable.GetUnderlyingType(type) ?? type;
+        var c = CultureInfo.InvariantCulture;
+        if (target == typeof(string)) return text;
+        if (target == typeof(int))
+            return int.TryParse(text, NumberStyles.Integer, c, out int i) ? i : throw Bad(key, text, path, "an integer");
+        if (target == typeof(double))
+            return double.TryParse(text, NumberStyles.Float, c, out double d) ? d : throw Bad(key, text, path, "a number");
+        if (target == typeof(ulong))
+            return ulong.TryParse(text, NumberStyles.Integer, c, out ulong u) ? u : throw Bad(key, text, path, "a non-negative integer");
+        if (target == typeof(bool))
+            return bool.TryParse(text, out bool b) ? b : throw Bad(key, text, path, "true or false");
+        throw new NotSupportedException($"--config: option '{key}' has the type {type.Name}, which a config file cannot set");
+    }
 
     private static ArgumentException Bad(string key, string value, string path, string expected) =>
         new($"--config: '{path}', key '{key}' expects {expected}, got '{value}'");

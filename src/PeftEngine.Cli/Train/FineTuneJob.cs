@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using PeftEngine.Cpu;
 using PeftEngine.IO.Datasets;
@@ -6,6 +5,7 @@ using PeftEngine.IO.Tokenizers;
 using PeftEngine.Models;
 using PeftEngine.Models.Training;
 using PeftEngine.Peft;
+using PeftEngine.Peft.Adapters;
 using PeftEngine.Peft.Lora;
 using PeftEngine.Peft.Tuners;
 using PeftEngine.Quant;
@@ -73,10 +73,16 @@ public sealed class FineTuneJob(FineTuneOptions options, IFineTuneReporter repor
         // quantizes after (its base is already an NF4 weight, which quantizes to the same codes).
         bool loftq = lora?.InitLoraWeights == LoraInit.Loftq;
         if (options.LoadIn4Bit && !loftq) Quantize(lm.Module);
-        var before = Score(lm, tokenizer, evalLoader, questions, step: 0);
+        var before = ScoreBase(lm, device, tokenizer, evalLoader, questions);
         reporter.Scores("before", before);
 
-        using var peft = PeftModel.ForCausalLm(lm, config, generator: new Generator(options.Seed));
+        // One generator seeds the adapter's initialisation and its dropout; the trainer checkpoints it (and the
+        // default generator, which the base model's own dropout layers draw from) so a resumed run draws the masks
+        // the uninterrupted run would have drawn.
+        var generator = new Generator(options.Seed);
+        using var peft = config is AdapterFusionConfig
+            ? WithFusion(lm, config, generator)
+            : PeftModel.ForCausalLm(lm, config, generator: generator);
         if (options.LoadIn4Bit && loftq) Quantize(peft.Model);
         // base + adapter on the device once the adapter exists (its initialisation, e.g. PiSSA's SVD, runs on the
         // CPU); the optimizer made below keeps its state beside the parameters, and the trainer, evaluator and
@@ -88,51 +94,21 @@ public sealed class FineTuneJob(FineTuneOptions options, IFineTuneReporter repor
         // training is kept, and the final save converts the trained one to a rank-2r LoRA of the original base.
         string? pissaInit = lora?.InitLoraWeights == LoraInit.Pissa ? Path.Combine(output, "pissa_init") : null;
         if (pissaInit is not null) peft.SavePretrained(pissaInit);
-        string checkpoints = Path.Combine(output, "checkpoints");
-        var trainerOptions = new TrainerOptions
-        {
-            MaxSteps = options.Steps,
-            LearningRate = lr,
-            WarmupSteps = Math.Min(options.Warmup, options.Steps - 1),
-            Schedule = LrScheduleKind.Cosine,
-            MaxGradNorm = 1.0,
-            CheckpointDirectory = checkpoints,
-            CheckpointEvery = options.CheckpointEvery,
-        };
-        var logged = new List<TrainingProgress>();
-        using var trainer = new Trainer(peft, trainerOptions, trainLoader);
-        trainer.OnProgress = p =>
-        {
-            logged.Add(p);
-            reporter.Progress(p);
-        };
-        if (options.Resume is { } resume)
-        {
-            trainer.Resume(resume);
-            reporter.Info($"resumed from {resume} at step {trainer.Step}");
-        }
-        var clock = Stopwatch.StartNew();
-        reporter.TrainingStarted(trainer.Step, options.Steps);
-        try { trainer.Train(cancel: cancel); }
-        finally { reporter.TrainingDone(); }
-        clock.Stop();
-        double tokensPerSecond = logged.Count > 0 ? logged[^1].TokensPerSecond : 0;
-
-        if (trainer.Step < options.Steps)
-        {
-            reporter.Info($"interrupted at step {trainer.Step}; resume with --resume {LatestCheckpoint(checkpoints)}");
-            return new FineTuneResult(before, null, trainer.Step, true, output, null, LatestCheckpoint(checkpoints), clock.Elapsed, tokensPerSecond);
-        }
+        var trainerOptions = TrainingLoop.Options(options.Steps, lr, options.Warmup, output, options.CheckpointEvery);
+        using var trainer = new Trainer(peft, trainerOptions, trainLoader, generators: [generator, Generator.Default]);
+        var run = TrainingLoop.Run(trainer, options.Resume, reporter, cancel);
+        if (run.Interrupted)
+            return new FineTuneResult(before, null, trainer.Step, true, output, null, run.Checkpoint, run.Elapsed, run.TokensPerSecond);
         var after = Score(peft, tokenizer, evalLoader, questions, trainer.Step);
         reporter.Scores("after", after);
 
         string adapterDir = Path.Combine(output, "adapter");
         SaveAdapter(peft, adapterDir, pissaInit);
-        TrainingArtifacts.WriteLog(Path.Combine(output, "training_log.jsonl"), logged, before, after);
+        TrainingArtifacts.WriteLog(Path.Combine(output, "training_log.jsonl"), run.Steps, before, after);
         TrainingArtifacts.WriteLossCurve(Path.Combine(output, "loss_curve.svg"),
             trainer.History.Select(h => (h.Step, h.Loss)).ToList(), $"{setup.Label} fine-tune of {Path.GetFileName(modelPath)}: training loss");
         reporter.Info($"adapter saved to {Path.GetFullPath(adapterDir)} (HF PEFT format); log and loss curve in {Path.GetFullPath(output)}");
-        return new FineTuneResult(before, after, trainer.Step, false, output, adapterDir, null, clock.Elapsed, tokensPerSecond);
+        return new FineTuneResult(before, after, trainer.Step, false, output, adapterDir, null, run.Elapsed, run.TokensPerSecond);
     }
 
     private void Quantize(PeftEngine.Nn.Module model)
@@ -166,6 +142,36 @@ public sealed class FineTuneJob(FineTuneOptions options, IFineTuneReporter repor
             $"PiSSA adapter converted to a rank-{2 * lora.R} LoRA of the original base (initial adapter kept in {Path.GetFullPath(pissaInit)})"));
     }
 
+    /// <summary>The held-out scores of the base model, on the run's device: the base is moved there for scoring and
+    /// back to the CPU afterwards, where the adapter is built (its initialisation, e.g. PiSSA's SVD, runs there).</summary>
+    private PhaseScore ScoreBase(ICausalLanguageModel lm, Device device, ITokenizer tokenizer, BatchLoader evalLoader, IReadOnlyList<InstructionRecord> questions)
+    {
+        if (device.IsHost) return Score(lm, tokenizer, evalLoader, questions, step: 0);
+        reporter.Info($"scoring the base model on {device} before training");
+        lm.Module.To(device);
+        try { return Score(lm, tokenizer, evalLoader, questions, step: 0); }
+        finally { lm.Module.To(Device.Cpu); }
+    }
+
+    /// <summary>The trained adapters of --fuse loaded frozen under their names, and the fusion over them added as the
+    /// adapter "default" (so the saved folder holds the fusion at its root and each fused adapter in a subfolder).</summary>
+    private PeftModel WithFusion(ICausalLanguageModel lm, PeftConfig fusion, Generator generator)
+    {
+        var peft = AdapterFolders.LoadAll(lm.Module, AdapterFolders.FusedFolders(options.Fuse!));
+        try
+        {
+            peft.AddAdapter("default", fusion, generator);
+            peft.SetAdapter("default");
+        }
+        catch
+        {
+            peft.Unload();
+            throw;
+        }
+        reporter.Info($"fusing the adapters {string.Join(", ", ((AdapterFusionConfig)fusion).Adapters)} (frozen); only the fusion trains");
+        return peft;
+    }
+
     private PhaseScore Score(ICausalLanguageModel model, ITokenizer tokenizer, BatchLoader evalLoader, IReadOnlyList<InstructionRecord> questions, int step)
     {
         var loss = Evaluator.Evaluate(model, evalLoader.OnePass(), step);
@@ -183,7 +189,4 @@ public sealed class FineTuneJob(FineTuneOptions options, IFineTuneReporter repor
             throw new ArgumentException($"{file}: only {kept.Count} usable examples, fewer than one batch of {options.Batch}; raise --seq-len or lower --batch");
         return kept;
     }
-
-    private static string? LatestCheckpoint(string directory) =>
-        Directory.Exists(directory) ? Directory.GetDirectories(directory).OrderBy(d => d, StringComparer.Ordinal).LastOrDefault() : null;
 }

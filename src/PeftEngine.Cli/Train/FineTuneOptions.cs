@@ -10,7 +10,7 @@ public sealed record FineTuneOptions
     public string Model { get; init; } = ModelResolver.DefaultModel;
 
     /// <summary>PEFT method: one of <see cref="TrainMethods.Names"/> (lora, dora, ia3, bitfit, ln_tuning, houlsby,
-    /// parallel, ...).</summary>
+    /// parallel, ..., adapter_fusion).</summary>
     public string Method { get; init; } = "lora";
 
     /// <summary>LoRA/DoRA rank (default 16) or ReFT low-rank dimension (default 4); null: the method's default.</summary>
@@ -66,7 +66,11 @@ public sealed record FineTuneOptions
     /// <summary>ReFT: the prompt positions intervened on ("f3+l3": first 3 and last 3); null: the library's default.</summary>
     public string? ReftPositions { get; init; }
 
-    /// <summary>Quantize the base's Linear layers to 4 bits before adding the adapter (QLoRA).</summary>
+    /// <summary>AdapterFusion: comma-separated folders of trained series bottleneck (houlsby) adapters to fuse.</summary>
+    public string? Fuse { get; init; }
+
+    /// <summary>Quantize the base's Linear layers to 4 bits before adding the adapter (QLoRA for LoRA/DoRA; every
+    /// method trains over the frozen 4-bit base).</summary>
     public bool LoadIn4Bit { get; init; }
 
     /// <summary>The 4-bit type with <see cref="LoadIn4Bit"/>: nf4 or fp4.</summary>

@@ -15,25 +15,13 @@ public sealed record PhaseScore(EvalResult Loss, ExactMatchResult Answers)
 public sealed record FineTuneResult(PhaseScore Before, PhaseScore? After, int Steps, bool Interrupted, string OutputDirectory,
     string? AdapterDirectory, string? CheckpointDirectory, TimeSpan TrainingTime, double TokensPerSecond);
 
-/// <summary>Receives what a fine-tuning run has to say, so the console front end and tests can each show it their way.</summary>
-public interface IFineTuneReporter
+/// <summary>Receives what a fine-tuning run has to say (and, as every training job, its steps), so the console front
+/// end and tests can each show it their way.</summary>
+public interface IFineTuneReporter : ITrainingReporter
 {
-    /// <summary>A line of information.</summary>
-    void Info(string message);
-
     /// <summary>The resolved settings, as (name, value) rows.</summary>
     void Settings(IReadOnlyList<(string Name, string Value)> rows);
 
     /// <summary>The held-out scores of a phase ("before" or "after").</summary>
     void Scores(string phase, PhaseScore score);
-
-    /// <summary>Training is about to run <paramref name="steps"/> steps; <see cref="Progress"/> follows after each step
-    /// and <see cref="TrainingDone"/> at the end.</summary>
-    void TrainingStarted(int firstStep, int steps);
-
-    /// <summary>After an optimizer step.</summary>
-    void Progress(TrainingProgress progress);
-
-    /// <summary>Training stopped (finished or interrupted).</summary>
-    void TrainingDone();
 }

@@ -39,6 +39,7 @@ public static partial class TrainMethods
         ["prefix_tuning"] = ("prefix tuning", 1e-2, PrefixTuning),
         ["loreft"] = ("LoReFT", 3e-3, Reft),
         ["direft"] = ("DiReFT", 3e-3, Reft),
+        ["adapter_fusion"] = ("AdapterFusion", 3e-3, Fusion),
     };
 
     /// <summary>Which methods each method-specific option applies to (the option as written on the command line).</summary>
@@ -47,9 +48,8 @@ public static partial class TrainMethods
         ("--rank", o => o.Rank is not null, ["lora", "dora", "loreft", "direft"]),
         ("--alpha", o => o.Alpha is not null, ["lora", "dora"]),
         ("--dropout", o => o.Dropout is not null, ["lora", "dora", "houlsby", "parallel", "loreft", "direft"]),
-        ("--target-modules", o => o.TargetModules is not null, ["lora", "dora", "ia3", "bitfit", "ln_tuning", "houlsby", "parallel"]),
+        ("--target-modules", o => o.TargetModules is not null, ["lora", "dora", "ia3", "bitfit", "ln_tuning", "houlsby", "parallel", "adapter_fusion"]),
         ("--init", o => o.Init is not null, ["lora", "dora"]),
-        ("--load-in-4bit", o => o.LoadIn4Bit, ["lora", "dora"]),
         ("--feedforward-modules", o => o.FeedforwardModules is not null, ["ia3"]),
         ("--bottleneck-size", o => o.BottleneckSize is not null, ["houlsby", "parallel"]),
         ("--non-linearity", o => o.NonLinearity is not null, ["houlsby", "parallel"]),
@@ -61,6 +61,7 @@ public static partial class TrainMethods
         ("--encoder-hidden-size", o => o.EncoderHiddenSize is not null, ["prefix_tuning"]),
         ("--reft-layers", o => o.ReftLayers is not null, ["loreft", "direft"]),
         ("--reft-positions", o => o.ReftPositions is not null, ["loreft", "direft"]),
+        ("--fuse", o => o.Fuse is not null, ["adapter_fusion"]),
     ];
 
     /// <summary>The normalised method name ("LoRA" → "lora", "ln-tuning" → "ln_tuning"), or a clear error listing
@@ -72,6 +73,7 @@ public static partial class TrainMethods
         if (m is "prompt") m = "prompt_tuning";
         if (m is "prefix") m = "prefix_tuning";
         if (m is "bottleneck") m = "houlsby";
+        if (m is "fusion") m = "adapter_fusion";
         return Methods.ContainsKey(m) ? m
             : throw new ArgumentException($"--method '{method}' is not available in `peft train`; available: {string.Join(", ", Names)}");
     }
@@ -247,6 +249,20 @@ public static partial class TrainMethods
         };
     }
 
+    private static PeftConfig Fusion(FineTuneOptions o, string modelPath)
+    {
+        if (o.Fuse is null) throw new ArgumentException("--method adapter_fusion needs --fuse DIR1,DIR2 (folders of adapters trained with --method houlsby)");
+        var config = new AdapterFusionConfig
+        {
+            Adapters = AdapterFolders.FusedFolders(o.Fuse).Select(f => f.Name).ToArray(),
+            TargetModules = Targets(o.TargetModules),
+            TaskType = "CAUSAL_LM",
+            BaseModelNameOrPath = modelPath,
+        };
+        config.Validate();
+        return config;
+    }
+
     private static string Describe(string label, PeftConfig config, FineTuneOptions o)
     {
         var c = CultureInfo.InvariantCulture;
@@ -260,6 +276,7 @@ public static partial class TrainMethods
             PromptTuningConfig p => $"prompt tuning {p.NumVirtualTokens} virtual tokens, init {p.PromptTuningInit.ToString().ToLowerInvariant()}",
             PrefixTuningConfig p => string.Create(c, $"prefix tuning {p.NumVirtualTokens} virtual tokens per layer{(p.PrefixProjection ? $", MLP projection (hidden {p.EncoderHiddenSize?.ToString(c) ?? "= model width"})" : "")}"),
             ReftConfig r => $"{label} rank {r.LowRankDimension} on layers {(r.Layers is null ? "all" : string.Join(",", r.Layers))} at positions {r.Positions} dropout {r.Dropout}",
+            AdapterFusionConfig f => string.Create(c, $"AdapterFusion of {string.Join(", ", f.Adapters)} (frozen) temperature={f.Temperature} targets={f.TargetModules?.ToString() ?? "every sub-layer holding all of them"}"),
             _ => label,
         };
     }

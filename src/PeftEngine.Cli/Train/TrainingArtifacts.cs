@@ -12,13 +12,7 @@ public static class TrainingArtifacts
     /// <summary>One JSON object per logged step, then the evaluations, written atomically.</summary>
     public static void WriteLog(string path, IEnumerable<TrainingProgress> steps, PhaseScore before, PhaseScore? after)
     {
-        var text = new StringBuilder();
-        foreach (var p in steps)
-            text.AppendLine(JsonSerializer.Serialize(new
-            {
-                step = p.Step, loss = p.Loss, lr = p.LearningRate, grad_norm = p.GradNorm,
-                tokens_per_second = p.TokensPerSecond, elapsed_seconds = p.Elapsed.TotalSeconds,
-            }));
+        var text = StepLines(steps);
         foreach (var (phase, score) in new[] { ("before", before), ("after", after) })
             if (score is not null)
                 text.AppendLine(JsonSerializer.Serialize(new
@@ -27,6 +21,20 @@ public static class TrainingArtifacts
                     exact_match = score.Answers.Accuracy, correct = score.Answers.Correct, total = score.Answers.Samples.Count,
                 }));
         WriteText(path, text.ToString());
+    }
+
+    /// <summary>One JSON line per logged step (step, loss, lr, grad_norm, tokens_per_second, elapsed_seconds), for a
+    /// log that then appends its evaluations.</summary>
+    internal static StringBuilder StepLines(IEnumerable<TrainingProgress> steps)
+    {
+        var text = new StringBuilder();
+        foreach (var p in steps)
+            text.AppendLine(JsonSerializer.Serialize(new
+            {
+                step = p.Step, loss = p.Loss, lr = p.LearningRate, grad_norm = p.GradNorm,
+                tokens_per_second = p.TokensPerSecond, elapsed_seconds = p.Elapsed.TotalSeconds,
+            }));
+        return text;
     }
 
     /// <summary>A plain SVG chart of training loss against step (with a moving average).</summary>

@@ -9,11 +9,13 @@
 
 using PeftEngine.Nn;
 using PeftEngine.Peft.Tuners;
+using PeftEngine.Quant;
 
 namespace PeftEngine.Peft.Ia3;
 
-/// <summary>(IA)³ around a <see cref="Linear"/> or a GPT-2 <see cref="Conv1D"/>: one learned vector per adapter that
-/// scales the layer's output (attention keys / values) or, for a feed-forward layer, its input.</summary>
+/// <summary>(IA)³ around a <see cref="Linear"/>, a GPT-2 <see cref="Conv1D"/> or a frozen quantized linear layer
+/// (<see cref="IQuantizedLinear"/>, e.g. a 4-bit base): one learned vector per adapter that scales the layer's output
+/// (attention keys / values) or, for a feed-forward layer, its input.</summary>
 /// <remarks>HF: peft.tuners.ia3.layer.Linear (children <c>base_layer</c>, <c>ia3_l</c> = ParameterDict of (out, 1) or
 /// (1, in) vectors; merge multiplies, unmerge divides; the forward multiplies the active adapters' vectors).</remarks>
 public sealed class Ia3Layer : Module, ITunerLayer
@@ -29,7 +31,8 @@ public sealed class Ia3Layer : Module, ITunerLayer
         {
             Linear l => (l.InFeatures, l.OutFeatures, false),
             Conv1D c => (c.InFeatures, c.OutFeatures, true),
-            _ => throw new ArgumentException($"IA3: expected a Linear or Conv1D to wrap, got {baseLayer.GetType().Name}"),
+            IQuantizedLinear q => (q.InFeatures, q.OutFeatures, false),
+            _ => throw new ArgumentException($"IA3: expected a Linear, Conv1D or quantized linear layer to wrap, got {baseLayer.GetType().Name}"),
         };
         IsFeedforward = isFeedforward;
         _runtime = runtime;
@@ -57,7 +60,10 @@ public sealed class Ia3Layer : Module, ITunerLayer
 
     private Parameter Weight => BaseLayer is Linear l ? l.Weight : ((Conv1D)BaseLayer).Weight;
 
-    private Parameter? Bias => BaseLayer is Linear l ? l.Bias : ((Conv1D)BaseLayer).Bias;
+    private Parameter? Bias => BaseLayer switch { Linear l => l.Bias, Conv1D c => c.Bias, IQuantizedLinear q => q.Bias, _ => null };
+
+    /// <summary>The dtype the base layer takes its input in (F32 for a quantized base).</summary>
+    private DType BaseDType => BaseLayer is IQuantizedLinear ? DType.F32 : Weight.DType;
 
     /// <inheritdoc/>
     public IReadOnlyList<string> AdapterNames => Vectors.Keys;
@@ -109,7 +115,7 @@ public sealed class Ia3Layer : Module, ITunerLayer
         {
             using var xf = MaybeOwned.Cast(x, DType.F32);
             using var scaled = Ops.Mul(xf.Value, l);                     // (..., in) ⊙ (in)
-            using var cast = MaybeOwned.Cast(scaled, Weight.DType);
+            using var cast = MaybeOwned.Cast(scaled, BaseDType);
             return BaseLayer.Forward(cast.Value);
         }
         using var result = BaseLayer.Forward(x);
@@ -174,12 +180,17 @@ public sealed class Ia3Layer : Module, ITunerLayer
         return (w, divide ? Ops.Div(bias, flat) : Ops.Mul(bias, flat));
     }
 
+    /// <summary>The base weight and bias in F32 (a quantized weight dequantized).</summary>
     private (Tensor Weight, Tensor? Bias) ReadBase() =>
-        (Ops.Cast(Weight, DType.F32), Bias is { } b ? Ops.Cast(b, DType.F32) : null);
+        (BaseLayer is IQuantizedLinear q ? q.Dequantize() : Ops.Cast(Weight, DType.F32), Bias is { } b ? Ops.Cast(b, DType.F32) : null);
 
+    /// <summary>Writes a new F32 weight and bias into the base (a quantized weight is quantized again, so merging
+    /// into a 4-bit base rounds to its grid).</summary>
     private void WriteBase(Tensor weight, Tensor? bias)
     {
-        using (var w = Ops.Cast(weight, Weight.DType)) Ops.CopyInPlace(Weight, w);
+        if (BaseLayer is IQuantizedLinear q) q.Requantize(weight);
+        else
+            using (var w = Ops.Cast(weight, Weight.DType)) Ops.CopyInPlace(Weight, w);
         if (bias is not null && Bias is { } b)
             using (var c = Ops.Cast(bias, b.DType)) Ops.CopyInPlace(b, c);
     }

@@ -7,7 +7,7 @@ using PeftEngine.Peft.Tuners;
 
 namespace PeftEngine.Peft.Ia3;
 
-/// <summary>(IA)³ as a <see cref="ModuleTuner"/>: wraps Linear / Conv1D targets in <see cref="Ia3Layer"/>, fills in
+/// <summary>(IA)³ as a <see cref="ModuleTuner"/>: wraps Linear / Conv1D (or quantized linear) targets in <see cref="Ia3Layer"/>, fills in
 /// HF's default target and feed-forward modules per architecture, and sets <c>fan_in_fan_out</c> for GPT-2's Conv1D
 /// with HF's warning.</summary>
 /// <remarks>HF: peft.tuners.ia3.model.IA3Model (_prepare_adapter_config, _create_and_replace,
@@ -18,7 +18,7 @@ public sealed class Ia3Tuner : ModuleTuner
     public override string PeftType => "IA3";
 
     /// <inheritdoc/>
-    protected override bool CanAdapt(Module module) => module is Linear or Conv1D;
+    protected override bool CanAdapt(Module module) => module is Linear or Conv1D or Quant.IQuantizedLinear;
 
     /// <inheritdoc/>
     protected override bool OwnsLayer(ITunerLayer layer) => layer is Ia3Layer;

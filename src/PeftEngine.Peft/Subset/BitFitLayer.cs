@@ -34,7 +34,8 @@ public sealed class BitFitLayer : ParameterSubsetLayer
             throw new ArgumentException($"BitFit: a {baseLayer.GetType().Name} without a bias cannot be adapted");
     }
 
-    /// <summary>The bias of a module BitFit can adapt (Linear, Conv1D, LayerNorm, Conv1d, Conv2d), or null.</summary>
+    /// <summary>The bias of a module BitFit can adapt (Linear, Conv1D, LayerNorm, Conv1d, Conv2d, a quantized linear
+    /// layer), or null.</summary>
     public static Parameter? BaseBias(Module module) => module switch
     {
         Linear l => l.Bias,
@@ -42,6 +43,7 @@ public sealed class BitFitLayer : ParameterSubsetLayer
         LayerNorm n => n.Bias,
         Conv1d c => c.Bias,
         Conv2d c => c.Bias,
+        Quant.IQuantizedLinear q => q.Bias,   // a 4-bit base keeps its bias in F32
         _ => null,
     };
 
