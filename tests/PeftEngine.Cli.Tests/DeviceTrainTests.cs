@@ -11,7 +11,7 @@ namespace PeftEngine.Tests;
 public class DeviceTrainTests(TinyModelFolder tiny) : IClassFixture<TinyModelFolder>
 {
 
-    private (FineTuneResult Result, RecordingReporter Report) Train(string device, string? resume = null, string? name = null, double dropout = 0)
+    private (FineTuneResult Result, RecordingReporter Report) Train(string device, string? resume = null, string? name = null, double dropout = 0, bool loadIn4Bit = false)
     {
         // few records keep the simulated GPU (threads emulated on the host) quick: 2 steps of 2, 2 held-out sequences,
         // no exact-match answers (generation is checked by GenerateOnTheSimulatedGpuGivesTheCpusTokens)
@@ -24,7 +24,7 @@ public class DeviceTrainTests(TinyModelFolder tiny) : IClassFixture<TinyModelFol
         {
             Model = tiny.ModelDir, Data = Path.Combine(data, "train.jsonl"), EvalData = Path.Combine(data, "valid.jsonl"), Steps = 2, Batch = 2, SeqLen = 160, Lr = 1e-2, Warmup = 0, Rank = 4, Alpha = 8, Dropout = dropout,
             EvalExamples = 0, Samples = 0, Device = device, Output = Path.Combine(tiny.Root, "run-" + (name ?? device)),
-            CheckpointEvery = 1, Resume = resume,
+            CheckpointEvery = 1, Resume = resume, LoadIn4Bit = loadIn4Bit,
         };
         return (new FineTuneJob(options, reporter).Run(), reporter);
     }
@@ -65,6 +65,20 @@ public class DeviceTrainTests(TinyModelFolder tiny) : IClassFixture<TinyModelFol
         var (resumed, resumedReport) = Train("gpu-sim", checkpoint, "gpu-sim-resumed");
         Assert.Equal(gpuReport.Steps[1].Loss, Assert.Single(resumedReport.Steps).Loss, 6);
         Assert.Equal(gpu.After.Loss.Loss, resumed.After!.Loss.Loss, 6);
+    }
+
+    [Fact]
+    public void QLoraTrainingOnTheSimulatedGpuMatchesTheCpu()
+    {
+        // the NF4 base moves to the device with its packed weights; its products run in the GPU's 4-bit kernels
+        var (cpu, cpuReport) = Train("cpu", name: "cpu-4bit", loadIn4Bit: true);
+        var (gpu, gpuReport) = Train("gpu-sim", name: "gpu-sim-4bit", loadIn4Bit: true);
+        Assert.Equal(cpu.Before.Loss.Loss, gpu.Before.Loss.Loss, 4);
+        Assert.Equal(2, gpuReport.Steps.Count);
+        for (int i = 0; i < 2; i++)
+            Assert.Equal(cpuReport.Steps[i].Loss, gpuReport.Steps[i].Loss, 4);
+        Assert.Equal(cpu.After!.Loss.Loss, gpu.After!.Loss.Loss, 4);
+        Assert.NotEqual(cpu.Before.Loss.Loss, cpu.After.Loss.Loss);
     }
 
     [Theory]

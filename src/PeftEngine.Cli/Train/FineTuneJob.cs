@@ -26,8 +26,6 @@ public sealed class FineTuneJob(FineTuneOptions options, IFineTuneReporter repor
         options.Validate();
         if (options.Threads > 0) CpuParallel.Threads = options.Threads;
         var device = DeviceOption.Open(options.Device);   // fails early, with one line, when the device cannot be opened
-        if (!device.IsHost && options.LoadIn4Bit)
-            throw new ArgumentException($"--device {options.Device}: --load-in-4bit needs the CPU (the 4-bit kernels are not on the GPU yet)");
         string modelPath = ModelResolver.Locate(options.Model);
         var (lm, tokenizer) = ModelResolver.LoadCausalLm(options.Model);
         string dataPath = options.Data ?? ModelResolver.ShippedFile(modelPath, Path.Combine("data", "qa-train.jsonl"));
