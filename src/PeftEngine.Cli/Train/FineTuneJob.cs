@@ -93,6 +93,7 @@ public sealed class FineTuneJob(FineTuneOptions options, IFineTuneReporter repor
         {
             MaxSteps = options.Steps,
             LearningRate = lr,
+            Optimizer = options.Optim == "adamw8bit" ? TrainerOptimizer.AdamW8Bit : TrainerOptimizer.AdamW,
             WarmupSteps = Math.Min(options.Warmup, options.Steps - 1),
             Schedule = LrScheduleKind.Cosine,
             MaxGradNorm = 1.0,
