@@ -103,6 +103,9 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         [CommandOption("--lr <LR>"), Description("Peak learning rate (cosine schedule) (default: 0.003 for lora, dora, houlsby, parallel, adapter_fusion; 0.01 for ia3, bitfit, ln_tuning, prefix_tuning; 0.03 for prompt_tuning; 0.003 for loreft, direft; classify: 0.001)")]
         public double? Lr { get; init; }
 
+        [CommandOption("--optim <NAME>"), Description("Optimizer: adamw, or adamw8bit (moments stored in 8 bits, bitsandbytes' AdamW8bit; CPU only) (default: adamw)")]
+        public string? Optim { get; init; }
+
         [CommandOption("--warmup <N>"), Description("Warm-up steps (default: 20; classify: 10)")]
         public int? Warmup { get; init; }
 
@@ -193,7 +196,7 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
             ("--num-virtual-tokens", s.NumVirtualTokens is not null), ("--prompt-init", s.PromptInit is not null),
             ("--prompt-init-text", s.PromptInitText is not null), ("--prefix-projection", s.PrefixProjection is not null),
             ("--encoder-hidden-size", s.EncoderHiddenSize is not null), ("--reft-layers", s.ReftLayers is not null),
-            ("--reft-positions", s.ReftPositions is not null),
+            ("--reft-positions", s.ReftPositions is not null), ("--optim", s.Optim is not null),
         }.Where(u => u.Given).Select(u => u.Name).ToList();
         if (unsupported.Count > 0) throw new ArgumentException($"{string.Join(", ", unsupported)} not available with --task classify");
         if (s.Method is { } m && !string.Equals(m, "lora", StringComparison.OrdinalIgnoreCase))
@@ -220,7 +223,7 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
             Model = s.Model ?? o.Model, Method = s.Method ?? o.Method, Rank = s.Rank ?? o.Rank, Alpha = s.Alpha ?? o.Alpha,
             Dropout = s.Dropout ?? o.Dropout, TargetModules = s.TargetModules ?? o.TargetModules, Data = s.Data ?? o.Data,
             EvalData = s.EvalData ?? o.EvalData, Steps = s.Steps ?? o.Steps, Batch = s.Batch ?? o.Batch, SeqLen = s.SeqLen ?? o.SeqLen,
-            Lr = s.Lr ?? o.Lr, Warmup = s.Warmup ?? o.Warmup, EvalExamples = s.EvalExamples ?? o.EvalExamples,
+            Lr = s.Lr ?? o.Lr, Optim = s.Optim?.ToLowerInvariant() ?? o.Optim, Warmup = s.Warmup ?? o.Warmup, EvalExamples = s.EvalExamples ?? o.EvalExamples,
             Samples = s.Samples ?? o.Samples, Seed = s.Seed ?? o.Seed, Threads = s.Threads ?? o.Threads, Output = s.Output ?? o.Output,
             Resume = s.Resume ?? o.Resume, CheckpointEvery = s.CheckpointEvery ?? o.CheckpointEvery,
             Init = s.Init ?? o.Init, FeedforwardModules = s.FeedforwardModules ?? o.FeedforwardModules,

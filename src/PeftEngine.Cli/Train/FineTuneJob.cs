@@ -92,7 +92,10 @@ public sealed class FineTuneJob(FineTuneOptions options, IFineTuneReporter repor
         // training is kept, and the final save converts the trained one to a rank-2r LoRA of the original base.
         string? pissaInit = lora?.InitLoraWeights == LoraInit.Pissa ? Path.Combine(output, "pissa_init") : null;
         if (pissaInit is not null) peft.SavePretrained(pissaInit);
-        var trainerOptions = TrainingLoop.Options(options.Steps, lr, options.Warmup, output, options.CheckpointEvery);
+        var trainerOptions = TrainingLoop.Options(options.Steps, lr, options.Warmup, output, options.CheckpointEvery) with
+        {
+            Optimizer = options.Optim == "adamw8bit" ? TrainerOptimizer.AdamW8Bit : TrainerOptimizer.AdamW,
+        };
         using var trainer = new Trainer(peft, trainerOptions, trainLoader, generators: [generator, Generator.Default]);
         var run = TrainingLoop.Run(trainer, options.Resume, reporter, cancel);
         if (run.Interrupted)

@@ -98,6 +98,9 @@ public sealed record FineTuneOptions
     /// 1e-2 for IA3, BitFit, LN tuning and prefix tuning; 3e-2 for prompt tuning).</summary>
     public double? Lr { get; init; }
 
+    /// <summary>Optimizer: adamw (F32 moments) or adamw8bit (blockwise 8-bit moments, bitsandbytes' AdamW8bit).</summary>
+    public string Optim { get; init; } = "adamw";
+
     /// <summary>Warm-up steps.</summary>
     public int Warmup { get; init; } = 20;
 
@@ -136,6 +139,7 @@ public sealed record FineTuneOptions
         if (SeqLen < 8) throw new ArgumentException($"--seq-len must be at least 8, got {SeqLen}");
         if (Lr is <= 0) throw new ArgumentException($"--lr must be positive, got {Lr}");
         if (LoadIn4Bit && QuantType is not ("nf4" or "fp4")) throw new ArgumentException($"--quant-type must be nf4 or fp4, got '{QuantType}'");
+        if (Optim is not ("adamw" or "adamw8bit")) throw new ArgumentException($"--optim must be adamw or adamw8bit, got '{Optim}'");
         if (EvalExamples < 0 || Samples < 0) throw new ArgumentException("--eval-examples and --samples must not be negative");
         TrainMethods.Validate(this);
     }

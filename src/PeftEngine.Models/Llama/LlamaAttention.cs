@@ -16,6 +16,10 @@ public sealed class LlamaAttention : Module
 {
     /// <summary>Creates the layer for a model with <paramref name="config"/>.</summary>
     public LlamaAttention(RopeDecoderConfig config, DType dtype = DType.F32, Generator? generator = null)
+        : this(config, dtype, generator, null, "") { }
+
+    /// <summary>Creates the layer with its projections from <paramref name="linears"/> (paths under <paramref name="path"/>).</summary>
+    internal LlamaAttention(RopeDecoderConfig config, DType dtype, Generator? generator, LlamaLinearFactory? linears, string path)
     {
         ArgumentNullException.ThrowIfNull(config);
         int c = config.HiddenSize, h = config.NumAttentionHeads, hkv = config.NumKeyValueHeads, d = config.HeadDim;
@@ -25,10 +29,10 @@ public sealed class LlamaAttention : Module
         NumHeads = h;
         NumKvHeads = hkv;
         HeadDim = d;
-        RegisterModule("q_proj", new Linear(c, h * d, config.AttentionBias, dtype, generator));
-        RegisterModule("k_proj", new Linear(c, hkv * d, config.AttentionBias, dtype, generator));
-        RegisterModule("v_proj", new Linear(c, hkv * d, config.AttentionBias, dtype, generator));
-        RegisterModule("o_proj", new Linear(h * d, c, config.OutputProjectionBias, dtype, generator));
+        RegisterModule("q_proj", LlamaLinears.Create(linears, path + "q_proj", c, h * d, config.AttentionBias, dtype, generator));
+        RegisterModule("k_proj", LlamaLinears.Create(linears, path + "k_proj", c, hkv * d, config.AttentionBias, dtype, generator));
+        RegisterModule("v_proj", LlamaLinears.Create(linears, path + "v_proj", c, hkv * d, config.AttentionBias, dtype, generator));
+        RegisterModule("o_proj", LlamaLinears.Create(linears, path + "o_proj", h * d, c, config.OutputProjectionBias, dtype, generator));
     }
 
     /// <summary>H, the query heads.</summary>

@@ -11,13 +11,23 @@ public sealed class LlamaDecoderLayer : Module
 {
     /// <summary>Creates layer <paramref name="layerIndex"/> of a model with <paramref name="config"/>.</summary>
     public LlamaDecoderLayer(RopeDecoderConfig config, int layerIndex, DType dtype = DType.F32, Generator? generator = null)
+        : this(config, layerIndex, dtype, generator, null, "") { }
+
+    /// <summary>Creates the layer with its projections from <paramref name="linears"/> (paths under <paramref name="path"/>).</summary>
+    internal LlamaDecoderLayer(RopeDecoderConfig config, int layerIndex, DType dtype, Generator? generator,
+        LlamaLinearFactory? linears, string path)
     {
         ArgumentNullException.ThrowIfNull(config);
         LayerIndex = layerIndex;
         SlidingWindow = SlidingWindowOf(config, layerIndex);
-        RegisterModule("self_attn", new LlamaAttention(config, dtype, generator));
-        RegisterModule("mlp", new GatedMlp(config.HiddenSize, config.IntermediateSize, Activation.Parse(config.HiddenAct),
-            config.MlpBias, dtype, generator));
+        RegisterModule("self_attn", new LlamaAttention(config, dtype, generator, linears, path + "self_attn."));
+        var act = Activation.Parse(config.HiddenAct);
+        int c = config.HiddenSize, f = config.IntermediateSize;
+        RegisterModule("mlp", linears is null
+            ? new GatedMlp(c, f, act, config.MlpBias, dtype, generator)
+            : new GatedMlp(LlamaLinears.Create(linears, path + "mlp.gate_proj", c, f, config.MlpBias, dtype, generator),
+                LlamaLinears.Create(linears, path + "mlp.up_proj", c, f, config.MlpBias, dtype, generator),
+                LlamaLinears.Create(linears, path + "mlp.down_proj", f, c, config.MlpBias, dtype, generator), act));
         RegisterModule("input_layernorm", new RmsNorm(config.HiddenSize, config.RmsNormEps, dtype));
         RegisterModule("post_attention_layernorm", new RmsNorm(config.HiddenSize, config.RmsNormEps, dtype));
     }

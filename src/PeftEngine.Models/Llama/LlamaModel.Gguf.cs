@@ -27,7 +27,8 @@ public sealed partial class LlamaModel
         if (!File.Exists(path)) throw new FileNotFoundException($"LlamaModel.FromGguf: '{path}' does not exist", path);
         using var file = GgufFile.Open(path);
         var config = GgufConfig(file);
-        var model = new LlamaModel(config, dtype);
+        var packed = new HashSet<string>();
+        var model = new LlamaModel(config, dtype, null, keepPacked ? PackedLinears(file, config, packed) : null);
         try
         {
             if (file.Contains("rope_freqs.weight"))
@@ -39,7 +40,6 @@ public sealed partial class LlamaModel
                     throw new InvalidDataException($"LlamaModel.FromGguf: 'rope_freqs.weight' in '{path}' has {f.Length} factors, expected head_dim / 2 = {inv.Length}");
                 model.Transformer.ReplaceRotary(new LlamaRotaryEmbedding(inv.Select((x, j) => x / f[j]).ToArray(), config.MaxPositionEmbeddings));
             }
-            var packed = keepPacked ? KeepPacked(model, file) : [];
             WeightLoader.Load(model, new GgufWeights(file, dtype), "LlamaModel.FromGguf", path, key => key == "rope_freqs.weight" || packed.Contains(key), dtype);
             model.Eval();
             return model;

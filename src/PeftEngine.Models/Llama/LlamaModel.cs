@@ -18,21 +18,26 @@ public sealed partial class LlamaModel : Module, ICausalLanguageModel, IPosition
     /// <param name="generator">Random source for the initialisation.</param>
     /// <remarks>PyTorch/HF: LlamaForCausalLM(config).</remarks>
     public LlamaModel(RopeDecoderConfig config, DType dtype = DType.F32, Generator? generator = null)
+        : this(config, dtype, generator, null) { }
+
+    /// <summary>Creates the model with its Linear layers (lm_head included) from <paramref name="linears"/>.</summary>
+    private LlamaModel(RopeDecoderConfig config, DType dtype, Generator? generator, LlamaLinearFactory? linears)
     {
         ArgumentNullException.ThrowIfNull(config);
         if (!dtype.IsFloat())
             throw new ArgumentException($"LlamaModel: parameters must be f32, f64, bf16 or f16, not {dtype.Name()}");
         var build = dtype.IsCompute() ? dtype : DType.F32;   // 16-bit: initialised in f32, then stored in 16 bits
         Config = config;
-        var body = RegisterModule("model", new LlamaTransformer(config, build, generator));
+        var body = RegisterModule("model", new LlamaTransformer(config, build, generator, linears));
         if (config.TieWordEmbeddings)
         {
             RegisterModule("lm_head", new TiedLmHead(body.EmbedTokens));
         }
         else
         {
-            var head = RegisterModule("lm_head", new Linear(config.HiddenSize, config.VocabSize, bias: false, build, generator));
-            using (GradMode.Disable()) Init.Normal(head.Weight, 0, 0.02, generator);
+            var head = RegisterModule("lm_head", LlamaLinears.Create(linears, "lm_head", config.HiddenSize, config.VocabSize, false, build, generator));
+            if (head is Linear linear)
+                using (GradMode.Disable()) Init.Normal(linear.Weight, 0, 0.02, generator);
         }
         if (build != dtype) To(dtype);
     }

@@ -14,12 +14,18 @@ public sealed class LlamaTransformer : Module, ILayerOutputHooks
 {
     /// <summary>Creates the body with HF's initialisation (weights N(0, initializer_range² = 0.02²), norms one).</summary>
     public LlamaTransformer(RopeDecoderConfig config, DType dtype = DType.F32, Generator? generator = null)
+        : this(config, dtype, generator, null) { }
+
+    /// <summary>Creates the body with the layers' projections from <paramref name="linears"/> (HF paths under
+    /// <c>model.</c>); modules it supplies keep their own values.</summary>
+    internal LlamaTransformer(RopeDecoderConfig config, DType dtype, Generator? generator, LlamaLinearFactory? linears)
     {
         ArgumentNullException.ThrowIfNull(config);
         Config = config;
         var embed = RegisterModule("embed_tokens", new Embedding(config.VocabSize, config.HiddenSize, dtype: dtype, generator: generator));
         var layers = RegisterModule("layers", new ModuleList());
-        for (int i = 0; i < config.NumHiddenLayers; i++) layers.Add(new LlamaDecoderLayer(config, i, dtype, generator));
+        for (int i = 0; i < config.NumHiddenLayers; i++)
+            layers.Add(new LlamaDecoderLayer(config, i, dtype, generator, linears, $"model.layers.{i}."));
         RegisterModule("norm", new RmsNorm(config.HiddenSize, config.RmsNormEps, dtype));
         Rotary = LlamaRotaryEmbedding.FromConfig(config);
         using (GradMode.Disable())

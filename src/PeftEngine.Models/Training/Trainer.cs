@@ -50,14 +50,17 @@ public sealed class Trainer : IDisposable
         _trainable = model.Module.NamedParameters().Where(np => np.Parameter.RequiresGrad).ToList();
         if (_trainable.Count == 0) throw new ArgumentException("Trainer: the model has no parameter that requires a gradient.", nameof(model));
         var groupList = groups?.ToList() ?? [new ParamGroup(_trainable.Select(np => np.Parameter))];
-        Optimizer = new AdamW(groupList, options.LearningRate, options.Betas, options.Epsilon, options.WeightDecay);
+        Optimizer = options.Optimizer == TrainerOptimizer.AdamW8Bit
+            ? new Quant.AdamW8Bit(groupList, options.LearningRate, options.Betas, options.Epsilon, options.WeightDecay)
+            : new AdamW(groupList, options.LearningRate, options.Betas, options.Epsilon, options.WeightDecay);
         _scheduler = new LrScheduler(Optimizer, Multiplier(options));
     }
 
     /// <summary>The run settings.</summary>
     public TrainerOptions Options { get; }
 
-    /// <summary>The optimizer (AdamW over the trainable parameters or the given groups).</summary>
+    /// <summary>The optimizer (AdamW, or 8-bit AdamW per <see cref="TrainerOptions.Optimizer"/>, over the trainable
+    /// parameters or the given groups).</summary>
     public Optimizer Optimizer { get; }
 
     /// <summary>Optimizer steps completed.</summary>

@@ -11,6 +11,15 @@ public enum LrScheduleKind
     Cosine,
 }
 
+/// <summary>The optimizer a <see cref="Trainer"/> builds.</summary>
+public enum TrainerOptimizer
+{
+    /// <summary>AdamW with F32 moments (torch.optim.AdamW).</summary>
+    AdamW,
+    /// <summary>AdamW with blockwise 8-bit moments (bitsandbytes AdamW8bit; F32 parameters on the CPU).</summary>
+    AdamW8Bit,
+}
+
 /// <summary>Settings of a <see cref="Trainer"/> run.</summary>
 /// <remarks>HF: the training part of <c>transformers.TrainingArguments</c> (max_steps,
 /// gradient_accumulation_steps, learning_rate, weight_decay, adam_beta1/2, adam_epsilon, warmup_steps,
@@ -22,6 +31,10 @@ public sealed record TrainerOptions
 
     /// <summary>Micro-batches whose gradients are summed (each loss divided by this) before one optimizer step.</summary>
     public int GradientAccumulationSteps { get; init; } = 1;
+
+    /// <summary>The optimizer: AdamW (default) or its 8-bit-state variant.</summary>
+    /// <remarks>HF: TrainingArguments.optim ("adamw_torch" or "adamw_bnb_8bit").</remarks>
+    public TrainerOptimizer Optimizer { get; init; } = TrainerOptimizer.AdamW;
 
     /// <summary>Peak learning rate of AdamW.</summary>
     public double LearningRate { get; init; } = 1e-3;

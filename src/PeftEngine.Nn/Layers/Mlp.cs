@@ -47,6 +47,19 @@ public sealed class GatedMlp : Module
         RegisterModule("down_proj", new Linear(intermediate, hidden, bias, dtype, generator));
     }
 
+    /// <summary>Creates the block around given projections (e.g. quantized layers built straight from a file), which
+    /// it takes ownership of.</summary>
+    public GatedMlp(Module gateProj, Module upProj, Module downProj, ActivationKind activation = ActivationKind.Silu)
+    {
+        ArgumentNullException.ThrowIfNull(gateProj);
+        ArgumentNullException.ThrowIfNull(upProj);
+        ArgumentNullException.ThrowIfNull(downProj);
+        ActivationKind = activation;
+        RegisterModule("gate_proj", gateProj);
+        RegisterModule("up_proj", upProj);
+        RegisterModule("down_proj", downProj);
+    }
+
     /// <summary>The nonlinearity applied to the gate.</summary>
     public ActivationKind ActivationKind { get; }
 

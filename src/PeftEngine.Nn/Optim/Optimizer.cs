@@ -111,9 +111,7 @@ public abstract class Optimizer : IDisposable
         {
             if (index < 0 || index >= all.Count)
                 throw new ArgumentException($"{GetType().Name}.LoadStateDict: state for parameter index {index}, but there are {all.Count} parameters");
-            foreach (var (name, t) in saved.Tensors)
-                if (t.Shape != all[index].Shape || t.DType != all[index].DType)
-                    throw new ArgumentException($"{GetType().Name}.LoadStateDict: state \"{name}\" of parameter {index} is {t.Shape} {t.DType.Name()}, the parameter is {all[index].Shape} {all[index].DType.Name()}");
+            foreach (var (name, t) in saved.Tensors) CheckSavedState(name, t, all[index], index);
         }
         foreach (var s in _state.Values) s.Dispose();
         _state.Clear();
@@ -130,6 +128,15 @@ public abstract class Optimizer : IDisposable
             _groups[g].WeightDecay = dict.Groups[g].WeightDecay;
             _groups[g].InitialLr = dict.Groups[g].InitialLr;
         }
+    }
+
+    /// <summary>Checks one saved state tensor of parameter <paramref name="index"/> before <see cref="LoadStateDict"/>
+    /// copies it. The default wants the parameter's shape and dtype; an optimizer that keeps its state in another form
+    /// (e.g. quantized to 8 bits) overrides this.</summary>
+    protected virtual void CheckSavedState(string name, Tensor saved, Parameter parameter, int index)
+    {
+        if (saved.Shape != parameter.Shape || saved.DType != parameter.DType)
+            throw new ArgumentException($"{GetType().Name}.LoadStateDict: state \"{name}\" of parameter {index} is {saved.Shape} {saved.DType.Name()}, the parameter is {parameter.Shape} {parameter.DType.Name()}");
     }
 
     /// <summary>Frees the state tensors (not the parameters).</summary>

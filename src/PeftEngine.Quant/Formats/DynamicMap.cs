@@ -15,10 +15,16 @@ namespace PeftEngine.Quant;
 /// </remarks>
 public static class DynamicMap
 {
-    private static readonly float[] Signed = Build();
+    private static readonly float[] Signed = Build(signed: true);
+    private static readonly float[] UnsignedTable = Build(signed: false);
 
     /// <summary>The 256 values, ascending: 127 negatives, 0 at index 127, 127 positives, 1 at index 255.</summary>
     public static ReadOnlySpan<float> Values => Signed;
+
+    /// <summary>The unsigned variant (<c>create_dynamic_map(signed=False)</c>, bitsandbytes' "udynamic" code for the
+    /// second moment of 8-bit Adam): 256 values ascending from 0 at index 0 to 1 at index 255, with twice as many
+    /// steps per decade as the signed map since no sign is stored.</summary>
+    public static ReadOnlySpan<float> UnsignedValues => UnsignedTable;
 
     /// <summary>The index of the value nearest to x (x already divided by its block's absmax); a value exactly
     /// half-way between two entries goes to the lower one.</summary>
@@ -42,20 +48,20 @@ public static class DynamicMap
         return x > midpoint ? hi : lo;
     }
 
-    private static float[] Build()
+    private static float[] Build(bool signed)
     {
         var data = new List<float>(256);
         const int maxExponentBits = 7;
         for (int i = 0; i < maxExponentBits; i++)
         {
-            int items = (1 << i) + 1;
+            int items = (1 << (signed ? i : i + 1)) + 1;   // unsigned: the sign bit becomes one more fraction bit
             float[] boundaries = LinspaceF32(0.1f, 1f, items);
             float scale = (float)Math.Pow(10, -(maxExponentBits - 1) + i);
             for (int j = 0; j + 1 < items; j++)
             {
                 float mean = (boundaries[j] + boundaries[j + 1]) / 2f;
                 data.Add(scale * mean);
-                data.Add(-scale * mean);
+                if (signed) data.Add(-scale * mean);
             }
         }
         data.Add(0f);

@@ -23,7 +23,8 @@ public enum GgmlDotPath
 /// multiplied as int8 × int8 into eight int32 lanes, the lanes are converted to F32 and scaled by the block's
 /// d_w · d_a into an F32 accumulator; the lanes are summed once at the end. Signed × signed products use the
 /// unsigned × signed instructions through |w| · sign(q, w) = w · q. The integers equal those of
-/// <see cref="GgmlBlockDotReference"/>; only the order of the F32 additions differs.
+/// <see cref="GgmlBlockDotReference"/>; for Q8_0 and Q4_0 only the order of the F32 additions differs, and Q4_K
+/// (whose 256-element superblocks make a per-superblock reduction cheap) gives the reference's float result exactly.
 /// </summary>
 /// <remarks>llama.cpp: the AVX2 / AVX-VNNI branches of ggml_vec_dot_q8_0_q8_0, ggml_vec_dot_q4_0_q8_0 and
 /// ggml_vec_dot_q4_K_q8_K. .NET 10 exposes VNNI only in its 256-bit VEX form (AvxVnni), which Zen 4/5 and recent
@@ -105,31 +106,31 @@ public static unsafe class GgmlBlockDot
         return Vector256.Sum(acc);
     }
 
+    /// <remarks>Per superblock: the eight scales and mins are unpacked together (<see cref="Q4KScales"/>) and widened
+    /// to int32 lanes; Σ m_s · Σq_s is one vector product, and the superblock's integer sum is reduced before its float
+    /// scales are applied, so the result is bit-identical to <see cref="GgmlBlockDotReference"/>.</remarks>
     private static float DotQ4_K(byte* w, sbyte* q, float* scales, int* sums, int nb, float* half, bool vnni)
     {
-        var acc = Vector256<float>.Zero;
         var low = Vector256.Create((byte)0x0F);
-        float minTotal = 0;
+        float total = 0;
         for (int b = 0; b < nb; b++, w += 144, q += 256, sums += 8)
         {
-            var packedScales = new ReadOnlySpan<byte>(w + 4, 12);
+            Q4KScales.Unpack(w + 4, out ulong packedScales, out ulong packedMins);
+            var sc = Avx2.ConvertToVector256Int32(Vector128.CreateScalar(packedScales).AsByte());   // 8 bytes -> 8 × s32
+            var mins = Avx2.ConvertToVector256Int32(Vector128.CreateScalar(packedMins).AsByte());
+            int msum = Vector256.Sum(mins * Vector256.Load(sums));
             var isum = Vector256<int>.Zero;
-            int msum = 0;
             for (int chunk = 0; chunk < 4; chunk++)   // 64 elements: low nibbles = sub-block 2c, high = 2c + 1
             {
-                var (sc1, m1) = GgmlKQuants.ScaleMin(2 * chunk, packedScales);
-                var (sc2, m2) = GgmlKQuants.ScaleMin(2 * chunk + 1, packedScales);
                 var raw = Vector256.Load(w + 16 + 32 * chunk);
                 var lo = UnsignedDot(raw & low, Vector256.Load(q + 64 * chunk), vnni);
                 var hi = UnsignedDot(Vector256.ShiftRightLogical(raw, 4) & low, Vector256.Load(q + 64 * chunk + 32), vnni);
-                isum += lo * Vector256.Create(sc1) + hi * Vector256.Create(sc2);
-                msum += m1 * sums[2 * chunk] + m2 * sums[2 * chunk + 1];
+                isum += lo * Avx2.PermuteVar8x32(sc, Vector256.Create(2 * chunk))          // scale 2c in every lane
+                      + hi * Avx2.PermuteVar8x32(sc, Vector256.Create(2 * chunk + 1));
             }
-            float d = half[*(ushort*)w] * scales[b], dmin = half[*(ushort*)(w + 2)] * scales[b];
-            acc = Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(isum), Vector256.Create(d), acc);
-            minTotal += msum * dmin;
+            total += Vector256.Sum(isum) * (half[*(ushort*)w] * scales[b]) - msum * (half[*(ushort*)(w + 2)] * scales[b]);
         }
-        return Vector256.Sum(acc) - minTotal;
+        return total;
     }
 
     private static float ScalarDot(GgmlType type, byte* w, sbyte* q, float* scales, int* sums, int cols, float* half)

@@ -46,6 +46,26 @@ public sealed unsafe class GgmlPackedWeight : IDisposable
         return w;
     }
 
+    /// <summary>Copies the rows of <paramref name="blocks"/> (rows · cols / blockSize blocks, row after row) into a new
+    /// packed weight in another order: row i of the result is stored row <c>source[i]</c> (whole rows of blocks move;
+    /// exact). Used to put a GGUF file's permuted q/k rows back in place while loading.</summary>
+    public static GgmlPackedWeight FromBlockRows(GgmlType type, int rows, int cols, ReadOnlySpan<byte> blocks, ReadOnlySpan<int> source)
+    {
+        var w = new GgmlPackedWeight(type, rows, cols);
+        try
+        {
+            if (blocks.Length != w.ByteCount)
+                throw new ArgumentException($"GgmlPackedWeight: a ({rows}, {cols}) {type} weight takes {w.ByteCount} bytes, got {blocks.Length}");
+            w.CopyRows(blocks, source);
+            return w;
+        }
+        catch
+        {
+            w.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>Quantizes an F32 (rows, cols) weight with ggml's reference quantizer (Q8_0 or Q4_0; llama.cpp has no
     /// simple reference for Q4_K's scale search, so Q4_K cannot be re-quantized here).</summary>
     public static GgmlPackedWeight Quantize(Tensor weight, GgmlType type)
@@ -117,21 +137,20 @@ public sealed unsafe class GgmlPackedWeight : IDisposable
     }
 
     /// <summary>A new weight whose row i is row <c>source[i]</c> of this one (whole rows of blocks move; exact).</summary>
-    public GgmlPackedWeight GatherRows(ReadOnlySpan<int> source)
+    public GgmlPackedWeight GatherRows(ReadOnlySpan<int> source) =>
+        FromBlockRows(Type, Rows, Cols, new ReadOnlySpan<byte>(Data, checked((int)ByteCount)), source);
+
+    /// <summary>Fills this weight's row i with row <c>source[i]</c> of <paramref name="blocks"/> (same geometry).</summary>
+    private void CopyRows(ReadOnlySpan<byte> blocks, ReadOnlySpan<int> source)
     {
         if (source.Length != Rows)
             throw new ArgumentException($"GgmlPackedWeight.GatherRows: {source.Length} row indices for {Rows} rows");
-        var w = new GgmlPackedWeight(Type, Rows, Cols);
         for (int i = 0; i < Rows; i++)
         {
             if ((uint)source[i] >= (uint)Rows)
-            {
-                w.Dispose();
                 throw new ArgumentOutOfRangeException(nameof(source), $"GgmlPackedWeight.GatherRows: row index {source[i]} outside [0, {Rows})");
-            }
-            RowBlocks(source[i]).CopyTo(new Span<byte>(w._data + (long)i * RowBytes, RowBytes));
+            blocks.Slice(source[i] * RowBytes, RowBytes).CopyTo(new Span<byte>(_data + (long)i * RowBytes, RowBytes));
         }
-        return w;
     }
 
     /// <summary>Frees the native block memory.</summary>
