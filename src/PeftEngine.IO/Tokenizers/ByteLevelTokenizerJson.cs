@@ -31,26 +31,13 @@ public static class ByteLevelTokenizerJson
         w.WriteString("version", "1.0");
         w.WriteNull("truncation");
         w.WriteNull("padding");
-        w.WriteStartArray("added_tokens");
-        foreach (var token in addedTokens)
-        {
-            w.WriteStartObject();
-            w.WriteNumber("id", token.Id);
-            w.WriteString("content", token.Content);
-            w.WriteBoolean("single_word", false);
-            w.WriteBoolean("lstrip", token.LStrip);
-            w.WriteBoolean("rstrip", token.RStrip);
-            w.WriteBoolean("normalized", false);
-            w.WriteBoolean("special", token.Special);
-            w.WriteEndObject();
-        }
-        w.WriteEndArray();
+        TokenizerJsonParts.WriteAddedTokens(w, addedTokens);
         w.WriteNull("normalizer");
         w.WritePropertyName("pre_tokenizer");
         WritePreTokenizer(w, pattern);
         w.WritePropertyName("post_processor");
         if (bos is null) WriteByteLevel(w, useRegex: true);
-        else WriteBosTemplate(w, bos);
+        else TokenizerJsonParts.WriteSpecialTokenTemplate(w, bos, eos: null);
         w.WritePropertyName("decoder");
         WriteByteLevel(w, useRegex: true);
         w.WriteStartObject("model");
@@ -94,41 +81,6 @@ public static class ByteLevelTokenizerJson
         w.WriteEndObject();
         WriteByteLevel(w, useRegex: false);
         w.WriteEndArray();
-        w.WriteEndObject();
-    }
-
-    /// <summary>A TemplateProcessing post-processor: "BOS $A" for one sequence, "BOS $A BOS $B" for a pair.</summary>
-    private static void WriteBosTemplate(Utf8JsonWriter w, AddedToken bos)
-    {
-        w.WriteStartObject();
-        w.WriteString("type", "TemplateProcessing");
-        w.WriteStartArray("single");
-        WritePiece(w, "SpecialToken", bos.Content, 0);
-        WritePiece(w, "Sequence", "A", 0);
-        w.WriteEndArray();
-        w.WriteStartArray("pair");
-        WritePiece(w, "SpecialToken", bos.Content, 0);
-        WritePiece(w, "Sequence", "A", 0);
-        WritePiece(w, "SpecialToken", bos.Content, 1);
-        WritePiece(w, "Sequence", "B", 1);
-        w.WriteEndArray();
-        w.WriteStartObject("special_tokens");
-        w.WriteStartObject(bos.Content);
-        w.WriteString("id", bos.Content);
-        w.WriteStartArray("ids"); w.WriteNumberValue(bos.Id); w.WriteEndArray();
-        w.WriteStartArray("tokens"); w.WriteStringValue(bos.Content); w.WriteEndArray();
-        w.WriteEndObject();
-        w.WriteEndObject();
-        w.WriteEndObject();
-    }
-
-    private static void WritePiece(Utf8JsonWriter w, string kind, string id, int typeId)
-    {
-        w.WriteStartObject();
-        w.WriteStartObject(kind);
-        w.WriteString("id", id);
-        w.WriteNumber("type_id", typeId);
-        w.WriteEndObject();
         w.WriteEndObject();
     }
 
