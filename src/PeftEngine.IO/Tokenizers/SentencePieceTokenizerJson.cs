@@ -102,21 +102,7 @@ public static class SentencePieceTokenizerJson
         w.WriteEndArray();
         w.WriteEndObject();
 
-        w.WriteStartObject("model");
-        w.WriteString("type", "BPE");
-        w.WriteNull("dropout");
-        if (unkToken is null) w.WriteNull("unk_token");
-        else w.WriteString("unk_token", unkToken);
-        w.WriteNull("continuing_subword_prefix");
-        w.WriteNull("end_of_word_suffix");
-        w.WriteBoolean("fuse_unk", true);
-        w.WriteBoolean("byte_fallback", byteFallback);
-        w.WriteBoolean("ignore_merges", false);
-        w.WriteStartObject("vocab");
-        var written = new HashSet<string>(StringComparer.Ordinal);
-        for (int id = 0; id < vocab.Count; id++)
-            if (written.Add(vocab[id])) w.WriteNumber(vocab[id], id);   // a repeated piece keeps its first id
-        w.WriteEndObject();
+        TokenizerJsonParts.WriteBpeModelStart(w, unkToken, fuseUnk: true, byteFallback, ignoreMerges: false, vocab);
         // "left right" strings, unless a piece holds a space; then [left, right] pairs
         bool pairs = merges.Any(m => m.Left.Contains(' ') || m.Right.Contains(' '));
         w.WriteStartArray("merges");

@@ -51,6 +51,27 @@ internal static class TokenizerJsonParts
         w.WriteEndObject();
     }
 
+    /// <summary>Opens <c>"model": {</c> of a BPE model and writes its settings and vocabulary (a repeated token
+    /// keeps its first id); the caller writes the merges and closes the object.</summary>
+    public static void WriteBpeModelStart(Utf8JsonWriter w, string? unkToken, bool fuseUnk, bool byteFallback, bool ignoreMerges, IReadOnlyList<string> vocab)
+    {
+        w.WriteStartObject("model");
+        w.WriteString("type", "BPE");
+        w.WriteNull("dropout");
+        if (unkToken is null) w.WriteNull("unk_token");
+        else w.WriteString("unk_token", unkToken);
+        w.WriteNull("continuing_subword_prefix");
+        w.WriteNull("end_of_word_suffix");
+        w.WriteBoolean("fuse_unk", fuseUnk);
+        w.WriteBoolean("byte_fallback", byteFallback);
+        w.WriteBoolean("ignore_merges", ignoreMerges);
+        w.WriteStartObject("vocab");
+        var written = new HashSet<string>(StringComparer.Ordinal);
+        for (int id = 0; id < vocab.Count; id++)
+            if (written.Add(vocab[id])) w.WriteNumber(vocab[id], id);
+        w.WriteEndObject();
+    }
+
     private static void WriteSequence(Utf8JsonWriter w, AddedToken? bos, string sequence, AddedToken? eos, int typeId)
     {
         if (bos is not null) WritePiece(w, "SpecialToken", bos.Content, typeId);

@@ -257,46 +257,22 @@ internal sealed class JinjaParser
         }
     }
 
-    private Expr ParseAdditive()
-    {
-        var left = ParseConcat();
-        while (Current.Kind == JinjaTokenKind.Operator && Current.Value is "+" or "-")
-        {
-            var t = Next();
-            left = new BinaryExpr(t.Value, left, ParseConcat(), t.Position);
-        }
-        return left;
-    }
+    private Expr ParseAdditive() => ParseLeftAssociative(ParseConcat, "+", "-");
 
-    private Expr ParseConcat()
-    {
-        var left = ParseMultiplicative();
-        while (Current.IsOperator("~"))
-        {
-            var t = Next();
-            left = new BinaryExpr("~", left, ParseMultiplicative(), t.Position);
-        }
-        return left;
-    }
+    private Expr ParseConcat() => ParseLeftAssociative(ParseMultiplicative, "~");
 
-    private Expr ParseMultiplicative()
-    {
-        var left = ParsePower();
-        while (Current.Kind == JinjaTokenKind.Operator && Current.Value is "*" or "/" or "//" or "%")
-        {
-            var t = Next();
-            left = new BinaryExpr(t.Value, left, ParsePower(), t.Position);
-        }
-        return left;
-    }
+    private Expr ParseMultiplicative() => ParseLeftAssociative(ParsePower, "*", "/", "//", "%");
 
-    private Expr ParsePower()
+    private Expr ParsePower() => ParseLeftAssociative(() => ParseUnary(withFilters: true), "**");
+
+    /// <summary><c>operand (op operand)*</c> for the operators <paramref name="ops"/>, grouped from the left.</summary>
+    private Expr ParseLeftAssociative(Func<Expr> operand, params string[] ops)
     {
-        var left = ParseUnary(withFilters: true);
-        while (Current.IsOperator("**"))
+        var left = operand();
+        while (Current.Kind == JinjaTokenKind.Operator && ops.Contains(Current.Value))
         {
             var t = Next();
-            left = new BinaryExpr("**", left, ParseUnary(withFilters: true), t.Position);
+            left = new BinaryExpr(t.Value, left, operand(), t.Position);
         }
         return left;
     }

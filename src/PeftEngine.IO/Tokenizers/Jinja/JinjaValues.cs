@@ -117,8 +117,7 @@ internal static class JinjaValues
     {
         if (double.IsNaN(d)) return "nan";
         if (double.IsInfinity(d)) return d > 0 ? "inf" : "-inf";
-        string s = d.ToString("R", CultureInfo.InvariantCulture);
-        return s.Contains('.') || s.Contains('E') ? s : s + ".0";
+        return PythonJson.Float(d);
     }
 
     /// <summary>Python's <c>==</c> (numbers across int/float/bool, lists and dicts by content).</summary>
@@ -201,14 +200,14 @@ internal static class JinjaValues
             case bool b: sb.Append(b ? "true" : "false"); break;
             case long l: sb.Append(l.ToString(CultureInfo.InvariantCulture)); break;
             case double d: sb.Append(double.IsFinite(d) ? FormatDouble(d) : double.IsNaN(d) ? "NaN" : d > 0 ? "Infinity" : "-Infinity"); break;
-            case string s: WriteJsonString(sb, s); break;
+            case string s: sb.Append(PythonJson.String(s, ensureAscii: false)); break;
             case List<object?> list:
                 WriteJsonContainer(sb, '[', ']', list, indent, depth, (item, _) => WriteJson(sb, item, indent, depth + 1, at));
                 break;
             case Dictionary<string, object?> dict:
                 WriteJsonContainer(sb, '{', '}', dict.ToList(), indent, depth, (p, _) =>
                 {
-                    WriteJsonString(sb, p.Key);
+                    sb.Append(PythonJson.String(p.Key, ensureAscii: false));
                     sb.Append(": ");
                     WriteJson(sb, p.Value, indent, depth + 1, at);
                 });
@@ -234,28 +233,5 @@ internal static class JinjaValues
         }
         if (indent is int m) sb.Append('\n').Append(' ', m * depth);
         sb.Append(close);
-    }
-
-    private static void WriteJsonString(StringBuilder sb, string s)
-    {
-        sb.Append('"');
-        foreach (char c in s)
-        {
-            switch (c)
-            {
-                case '"': sb.Append("\\\""); break;
-                case '\\': sb.Append("\\\\"); break;
-                case '\n': sb.Append("\\n"); break;
-                case '\r': sb.Append("\\r"); break;
-                case '\t': sb.Append("\\t"); break;
-                case '\b': sb.Append("\\b"); break;
-                case '\f': sb.Append("\\f"); break;
-                default:
-                    if (c < 0x20) sb.Append("\\u").Append(((int)c).ToString("x4", CultureInfo.InvariantCulture));
-                    else sb.Append(c);
-                    break;
-            }
-        }
-        sb.Append('"');
     }
 }
