@@ -63,17 +63,19 @@ public sealed class ExportCommand : Command<ExportCommand.Settings>
         {
             if (!source.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase)) throw new ArgumentException($"'{source}' is a file but not a .gguf");
             GgufTokenizerData data;
+            bool addSpacePrefix;
             using (var file = GgufFile.Open(source))
             {
                 if (file.Contains("rope_freqs.weight"))
                     throw new NotSupportedException($"export: '{source}' scales its rotary frequencies with rope_freqs (llama3 scaling), which config.json cannot express from the factors alone");
                 data = GgufTokenizerData.FromGguf(file);
+                addSpacePrefix = !file.Has("tokenizer.ggml.add_space_prefix") || file.GetBool("tokenizer.ggml.add_space_prefix");
             }
             var llama = LlamaModel.FromGguf(source);
             model = llama;
             configJson = GgufToHf.ConfigJson(llama.Config);
             temporary = Path.Combine(Path.GetTempPath(), $"peft-export-{Guid.NewGuid():N}.json");
-            File.WriteAllText(temporary, GgufToHf.TokenizerJson(data));
+            File.WriteAllText(temporary, GgufToHf.TokenizerJson(data, addSpacePrefix));
             tokenizerPath = temporary;
             tokenizer = TokenizerJsonLoader.Load(tokenizerPath);
             chatTemplate = data.ChatTemplate;

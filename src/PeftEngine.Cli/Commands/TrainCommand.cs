@@ -100,7 +100,7 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         [CommandOption("--seq-len <N>"), Description("Longest training sequence in tokens (default: 160; classify: 64)")]
         public int? SeqLen { get; init; }
 
-        [CommandOption("--lr <LR>"), Description("Peak learning rate (cosine schedule) (default: 0.003 for lora, dora, houlsby, parallel, adapter_fusion; 0.01 for ia3, bitfit, ln_tuning, prefix_tuning; 0.03 for prompt_tuning; 0.003 for loreft, direft; classify: 0.001)")]
+        [CommandOption("--lr <LR>"), Description("Peak learning rate (cosine schedule) (default: 0.003 for lora, dora, adapter_fusion; 0.01 for houlsby, parallel, bitfit; 0.03 for loreft, direft; 0.1 for prompt_tuning; 0.3 for ia3, ln_tuning, prefix_tuning; classify: 0.001)")]
         public double? Lr { get; init; }
 
         [CommandOption("--optim <NAME>"), Description("Optimizer: adamw, or adamw8bit (moments stored in 8 bits, bitsandbytes' AdamW8bit; CPU only) (default: adamw)")]

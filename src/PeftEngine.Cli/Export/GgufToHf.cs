@@ -11,7 +11,7 @@ namespace PeftEngine.Cli.Export;
 /// <summary>
 /// What a GGUF file needs to become a Hugging Face folder besides its weights: a <c>config.json</c> from the model's
 /// config and a <c>tokenizer.json</c> from the <c>tokenizer.ggml.*</c> metadata (byte-level BPE vocabularies, the
-/// "gpt2" tokenizer model of llama.cpp).
+/// "gpt2" tokenizer model of llama.cpp, and SentencePiece BPE vocabularies with scores, "llama").
 /// </summary>
 /// <remarks>HF: transformers' GGUF loading (config and tokenizer built from the metadata) followed by
 /// save_pretrained.</remarks>
@@ -66,13 +66,17 @@ public static class GgufToHf
         return json.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
     }
 
-    /// <summary>The tokenizer.json text of a GGUF byte-level BPE vocabulary: control and user-defined tokens become
-    /// added (special) tokens at their own ids, the pre-tokenizer regex follows <c>tokenizer.ggml.pre</c>, and a BOS
-    /// is prepended when <c>tokenizer.ggml.add_bos_token</c> says so.</summary>
-    public static string TokenizerJson(GgufTokenizerData data)
+    /// <summary>The tokenizer.json text of a GGUF vocabulary. Byte-level BPE ("gpt2"): control and user-defined
+    /// tokens become added (special) tokens at their own ids, the pre-tokenizer regex follows
+    /// <c>tokenizer.ggml.pre</c>, and a BOS is prepended when <c>tokenizer.ggml.add_bos_token</c> says so.
+    /// SentencePiece BPE ("llama"): see <see cref="SentencePieceTokenizerJson.FromGguf"/>.</summary>
+    /// <param name="data">The tokenizer metadata.</param>
+    /// <param name="addSpacePrefix">SentencePiece only: <c>tokenizer.ggml.add_space_prefix</c>.</param>
+    public static string TokenizerJson(GgufTokenizerData data, bool addSpacePrefix = true)
     {
+        if (data.Model == "llama") return SentencePieceTokenizerJson.FromGguf(data, addSpacePrefix);
         if (data.Model != "gpt2")
-            throw new NotSupportedException($"export: GGUF tokenizer model '{data.Model}' cannot be written as tokenizer.json yet (byte-level BPE, 'gpt2', can)");
+            throw new NotSupportedException($"export: GGUF tokenizer model '{data.Model}' cannot be written as tokenizer.json (byte-level BPE 'gpt2' and SentencePiece 'llama' can)");
         if (data.Merges is null) throw new InvalidDataException("export: the GGUF byte-level BPE vocabulary has no tokenizer.ggml.merges");
         string pattern = (data.Pre ?? "gpt-2") switch
         {

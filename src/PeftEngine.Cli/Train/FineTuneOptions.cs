@@ -94,8 +94,9 @@ public sealed record FineTuneOptions
     /// <summary>Longest training sequence in tokens (longer examples are cut).</summary>
     public int SeqLen { get; init; } = 160;
 
-    /// <summary>Peak learning rate; null: the method's default (3e-3 for LoRA, DoRA, bottleneck adapters and ReFT;
-    /// 1e-2 for IA3, BitFit, LN tuning and prefix tuning; 3e-2 for prompt tuning).</summary>
+    /// <summary>Peak learning rate; null: the method's default (<see cref="TrainMethods"/>: 3e-3 for LoRA, DoRA and
+    /// AdapterFusion; 1e-2 for bottleneck adapters and BitFit; 3e-2 for ReFT; 0.1 for prompt tuning; 0.3 for IA3,
+    /// LN tuning and prefix tuning).</summary>
     public double? Lr { get; init; }
 
     /// <summary>Optimizer: adamw (F32 moments) or adamw8bit (blockwise 8-bit moments, bitsandbytes' AdamW8bit).</summary>

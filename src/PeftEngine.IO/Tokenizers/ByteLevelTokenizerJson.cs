@@ -31,40 +31,16 @@ public static class ByteLevelTokenizerJson
         w.WriteString("version", "1.0");
         w.WriteNull("truncation");
         w.WriteNull("padding");
-        w.WriteStartArray("added_tokens");
-        foreach (var token in addedTokens)
-        {
-            w.WriteStartObject();
-            w.WriteNumber("id", token.Id);
-            w.WriteString("content", token.Content);
-            w.WriteBoolean("single_word", false);
-            w.WriteBoolean("lstrip", token.LStrip);
-            w.WriteBoolean("rstrip", token.RStrip);
-            w.WriteBoolean("normalized", false);
-            w.WriteBoolean("special", token.Special);
-            w.WriteEndObject();
-        }
-        w.WriteEndArray();
+        TokenizerJsonParts.WriteAddedTokens(w, addedTokens);
         w.WriteNull("normalizer");
         w.WritePropertyName("pre_tokenizer");
         WritePreTokenizer(w, pattern);
         w.WritePropertyName("post_processor");
         if (bos is null) WriteByteLevel(w, useRegex: true);
-        else WriteBosTemplate(w, bos);
+        else TokenizerJsonParts.WriteSpecialTokenTemplate(w, bos, eos: null);
         w.WritePropertyName("decoder");
         WriteByteLevel(w, useRegex: true);
-        w.WriteStartObject("model");
-        w.WriteString("type", "BPE");
-        w.WriteNull("dropout");
-        w.WriteNull("unk_token");
-        w.WriteNull("continuing_subword_prefix");
-        w.WriteNull("end_of_word_suffix");
-        w.WriteBoolean("fuse_unk", false);
-        w.WriteBoolean("byte_fallback", false);
-        w.WriteBoolean("ignore_merges", ignoreMerges);
-        w.WriteStartObject("vocab");
-        for (int id = 0; id < vocab.Count; id++) w.WriteNumber(vocab[id], id);
-        w.WriteEndObject();
+        TokenizerJsonParts.WriteBpeModelStart(w, unkToken: null, fuseUnk: false, byteFallback: false, ignoreMerges, vocab);
         w.WriteStartArray("merges");
         foreach (var merge in merges) w.WriteStringValue(merge);
         w.WriteEndArray();
@@ -94,41 +70,6 @@ public static class ByteLevelTokenizerJson
         w.WriteEndObject();
         WriteByteLevel(w, useRegex: false);
         w.WriteEndArray();
-        w.WriteEndObject();
-    }
-
-    /// <summary>A TemplateProcessing post-processor: "BOS $A" for one sequence, "BOS $A BOS $B" for a pair.</summary>
-    private static void WriteBosTemplate(Utf8JsonWriter w, AddedToken bos)
-    {
-        w.WriteStartObject();
-        w.WriteString("type", "TemplateProcessing");
-        w.WriteStartArray("single");
-        WritePiece(w, "SpecialToken", bos.Content, 0);
-        WritePiece(w, "Sequence", "A", 0);
-        w.WriteEndArray();
-        w.WriteStartArray("pair");
-        WritePiece(w, "SpecialToken", bos.Content, 0);
-        WritePiece(w, "Sequence", "A", 0);
-        WritePiece(w, "SpecialToken", bos.Content, 1);
-        WritePiece(w, "Sequence", "B", 1);
-        w.WriteEndArray();
-        w.WriteStartObject("special_tokens");
-        w.WriteStartObject(bos.Content);
-        w.WriteString("id", bos.Content);
-        w.WriteStartArray("ids"); w.WriteNumberValue(bos.Id); w.WriteEndArray();
-        w.WriteStartArray("tokens"); w.WriteStringValue(bos.Content); w.WriteEndArray();
-        w.WriteEndObject();
-        w.WriteEndObject();
-        w.WriteEndObject();
-    }
-
-    private static void WritePiece(Utf8JsonWriter w, string kind, string id, int typeId)
-    {
-        w.WriteStartObject();
-        w.WriteStartObject(kind);
-        w.WriteString("id", id);
-        w.WriteNumber("type_id", typeId);
-        w.WriteEndObject();
         w.WriteEndObject();
     }
 

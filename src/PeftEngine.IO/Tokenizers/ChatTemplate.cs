@@ -1,4 +1,5 @@
 using System.Text;
+using PeftEngine.IO.Tokenizers.Jinja;
 
 namespace PeftEngine.IO.Tokenizers;
 
@@ -61,6 +62,29 @@ public static class ChatTemplate
             ChatFormat.Llama3 => RenderLlama3(messages, addGenerationPrompt),
             _ => throw new ArgumentOutOfRangeException(nameof(format), format, "ChatTemplate: unknown format."),
         };
+    }
+
+    /// <summary>
+    /// Renders <paramref name="messages"/> with a model's own Jinja chat template, as Hugging Face does: the template
+    /// sees <c>messages</c> (dicts with <c>role</c> and <c>content</c>), <c>add_generation_prompt</c>,
+    /// <c>bos_token</c> and <c>eos_token</c> (empty strings when the tokenizer has none), plus any
+    /// <paramref name="extra"/> variables (e.g. <c>tools</c>).
+    /// </summary>
+    /// <exception cref="JinjaException">The template fails, or refuses the conversation with raise_exception.</exception>
+    /// <remarks>HF: <c>tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=...)</c>.</remarks>
+    public static string Render(JinjaTemplate template, IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt = true,
+        string? bosToken = null, string? eosToken = null, IReadOnlyDictionary<string, object?>? extra = null)
+    {
+        ArgumentNullException.ThrowIfNull(template);
+        ArgumentNullException.ThrowIfNull(messages);
+        var variables = new Dictionary<string, object?>(StringComparer.Ordinal);
+        if (extra is not null)
+            foreach (var (k, v) in extra) variables[k] = v;
+        variables["messages"] = messages;
+        variables["add_generation_prompt"] = addGenerationPrompt;
+        variables["bos_token"] = bosToken ?? "";
+        variables["eos_token"] = eosToken ?? "";
+        return template.Render(variables);
     }
 
     private static string RenderChatMl(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt, string? defaultSystem)

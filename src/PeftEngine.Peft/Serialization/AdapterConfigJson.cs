@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using PeftEngine.IO;
 using PeftEngine.Peft.Lora;
 using PeftEngine.Peft.Tuners;
 
@@ -258,32 +259,7 @@ public static partial class AdapterConfigJson
 
     /// <summary>A string as Python's json.dumps writes it (ensure_ascii): quotes, backslashes and control characters
     /// escaped, every non-ASCII character as \uXXXX, everything else (e.g. '+') as it is.</summary>
-    private static string PythonString(string s)
-    {
-        var sb = new StringBuilder("\"");
-        foreach (char ch in s)
-        {
-            switch (ch)
-            {
-                case '"': sb.Append("\\\""); break;
-                case '\\': sb.Append("\\\\"); break;
-                case '\n': sb.Append("\\n"); break;
-                case '\r': sb.Append("\\r"); break;
-                case '\t': sb.Append("\\t"); break;
-                case '\b': sb.Append("\\b"); break;
-                case '\f': sb.Append("\\f"); break;
-                default:
-                    if (ch < 0x20 || ch > 0x7e) sb.Append("\\u").Append(((int)ch).ToString("x4", CultureInfo.InvariantCulture));
-                    else sb.Append(ch);
-                    break;
-            }
-        }
-        return sb.Append('"').ToString();
-    }
+    private static string PythonString(string s) => PythonJson.String(s, ensureAscii: true);
 
-    private static string PythonFloat(double d)
-    {
-        string s = d.ToString("R", CultureInfo.InvariantCulture);
-        return s.Contains('.') || s.Contains('E') || s.Contains("Infinity") || s.Contains("NaN") ? s : s + ".0";
-    }
+    private static string PythonFloat(double d) => PythonJson.Float(d);
 }
