@@ -72,7 +72,7 @@ public unsafe class GemmMicroKernelBenchmarks
         float* a = _a[t], b = _b[t], c = _c[t];
         for (int round = 0; round < Rounds; round++)
             for (int i = 0; i < Panels; i++)
-                GemmKernel12<GemmVector512<float>, Vector512<float>, float>.Run(Kc, a + i * Mr * Kc, b, c + i * Mr * Nr, Nr, 1f, 0f, null);
+                GemmKernel12<GemmVector512<float>, Vector512<float>, float>.Run(Kc, a + i * Mr * Kc, b, c + i * Mr * Nr, Nr, 1f, 0f, null, stream: false);
     }
 
     /// <summary>Flops of one call: 2·MR·NR·kc per kernel call.</summary>
