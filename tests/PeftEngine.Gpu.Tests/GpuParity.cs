@@ -3,9 +3,10 @@ using PeftEngine.Gpu;
 namespace PeftEngine.Tests;
 
 /// <summary>
-/// The device the GPU tests run on and the parity checks against the reference backend. The device is ILGPU's
-/// CPU accelerator unless PEFTENGINE_GPU_TEST_DEVICE names another ("cuda:0", "opencl:0"). If the device cannot
-/// be opened the tests fail with the reason; they never pass without running on it.
+/// The device the GPU tests run on and the parity checks against the reference backend: the one
+/// PEFTENGINE_GPU_TEST_DEVICE names ("cuda:0", "opencl:0", "ilgpucpu:0"); without it, the first CUDA device when
+/// ILGPU finds one, else ILGPU's CPU accelerator. If the device cannot be opened the tests fail with the reason;
+/// they never pass without running on it.
 /// </summary>
 public static class GpuParity
 {
@@ -19,7 +20,8 @@ public static class GpuParity
 
     private static GpuBackend Open()
     {
-        var name = Environment.GetEnvironmentVariable("PEFTENGINE_GPU_TEST_DEVICE") ?? "ilgpucpu:0";
+        var name = Environment.GetEnvironmentVariable("PEFTENGINE_GPU_TEST_DEVICE")
+                   ?? (GpuBackend.ListDevices().Any(d => d.Device.Kind == DeviceKind.Cuda) ? "cuda:0" : "ilgpucpu:0");
         var parts = name.Split(':');
         var kind = parts[0].ToLowerInvariant() switch
         {
