@@ -27,10 +27,7 @@ public class Adam : Optimizer
     protected Adam(IEnumerable<ParamGroup> groups, double lr, (double Beta1, double Beta2)? betas, double eps,
         double weightDecay, bool decoupled) : base(groups, lr, weightDecay)
     {
-        var (b1, b2) = betas ?? (0.9, 0.999);
-        if (!(b1 >= 0 && b1 < 1) || !(b2 >= 0 && b2 < 1))
-            throw new ArgumentOutOfRangeException(nameof(betas), $"{GetType().Name}: betas must lie in [0, 1), got ({b1}, {b2})");
-        if (!(eps >= 0)) throw new ArgumentOutOfRangeException(nameof(eps), $"{GetType().Name}: eps must be >= 0, got {eps}");
+        var (b1, b2) = AdamHyperparameters.Check(GetType().Name, betas, eps);
         Beta1 = b1;
         Beta2 = b2;
         Eps = eps;

@@ -46,10 +46,7 @@ public sealed unsafe class AdamW8Bit : Optimizer
         double eps = 1e-8, double weightDecay = 0.01, int blockSize = DefaultBlockSize, int minEightBitSize = DefaultMinEightBitSize)
         : base(groups, lr, weightDecay)
     {
-        var (b1, b2) = betas ?? (0.9, 0.999);
-        if (!(b1 >= 0 && b1 < 1) || !(b2 >= 0 && b2 < 1))
-            throw new ArgumentOutOfRangeException(nameof(betas), $"AdamW8Bit: betas must lie in [0, 1), got ({b1}, {b2})");
-        if (!(eps >= 0)) throw new ArgumentOutOfRangeException(nameof(eps), $"AdamW8Bit: eps must be >= 0, got {eps}");
+        var (b1, b2) = AdamHyperparameters.Check("AdamW8Bit", betas, eps);
         if (blockSize < 64 || blockSize > 4096)
             throw new ArgumentOutOfRangeException(nameof(blockSize), $"AdamW8Bit: the block size must lie in [64, 4096], got {blockSize}");
         if (minEightBitSize < 0)
