@@ -29,7 +29,7 @@ public class GemmMixedPrecisionTests
     public void AllTransposesMatchTheWidenedReference(DType da, DType db, bool transA, bool transB)
     {
         Check(da, db, 1, 7, 13, 5, transA, transB, Layout.Contiguous, 1, 0);
-        Check(da, db, 1, 70, 300, 90, transA, transB, Layout.Contiguous, 1, 0);   // crosses KC, runs on the threads
+        Check(da, db, 1, 70, 800, 90, transA, transB, Layout.Contiguous, 1, 0);   // crosses KC, runs on the threads
         Check(da, db, 2, 29, 40, 37, transA, transB, Layout.TransposedStorage, 1.5, 0.5);
         Check(da, db, 3, 17, 33, 41, transA, transB, Layout.Strided, 1, 1);       // no unit stride anywhere, batched
         Check(da, db, 3, 25, 19, 30, transA, transB, Layout.BroadcastB, -0.5, 0); // b shared by the batch
