@@ -119,17 +119,23 @@ public class GemmTests
     }
 
     /// <summary>The products of a LoRA adapter: the gradient of A (few rows of C over a B stored by rows, the row
-    /// form, with two chunks of k and a ragged last strip), and the up-projection with a short k whose C is large
+    /// form, with two chunks of k and a ragged last strip), the gradient of B (few columns of C over a transposed A:
+    /// the row form of Cᵀ, written back through C's row stride), and the up-projection with a short k whose C is large
     /// enough to be written with streaming stores (ragged edge tiles included).</summary>
     [Theory]
     [InlineData(DType.F32, 8, 520, 700, true, false, 0.0)]     // dA = dhᵀ · x
     [InlineData(DType.F64, 16, 300, 333, true, false, 0.5)]
     [InlineData(DType.F32, 5, 40, 130, false, false, -1.0)]
+    [InlineData(DType.F32, 6, 531, 700, true, false, 0.5)]     // rows and steps of k left over from groups of 4, ragged columns
+    [InlineData(DType.F64, 7, 130, 301, true, false, 0.0)]
+    [InlineData(DType.F32, 700, 520, 8, true, false, 0.0)]     // dB = dyᵀ · h
+    [InlineData(DType.F64, 333, 300, 16, true, false, 0.5)]
     [InlineData(DType.F32, 601, 8, 2100, false, true, 0.0)]    // y = h · Bᵀ, C about 5 MiB
     [InlineData(DType.F64, 301, 16, 1800, false, true, 0.0)]   // C about 4.3 MiB
     public void LoraShapesMatchReference(DType dtype, int m, int k, int n, bool transA, bool transB, double beta)
     {
         Check(dtype, 1, m, k, n, transA, transB, Layout.Contiguous, 1, beta);
+        Check(dtype, 2, m, k, n, transA, transB, Layout.Contiguous, 0.5, beta);
     }
 
     [Fact]

@@ -43,9 +43,10 @@ internal unsafe struct GemmArgs<T> where T : unmanaged
     public int Batch, M, N, K;
     public T Alpha, Beta;
 
-    /// <summary>The problem seen transposed, Cᵀ = Bᵀ · Aᵀ, for a C with a single row or column, whose
-    /// elements are laid out the same either way round.</summary>
-    public readonly GemmArgs<T> TransposedVector() => new()
+    /// <summary>The problem seen transposed, Cᵀ = Bᵀ · Aᵀ, with the rows of Cᵀ one element apart (Ldc = 1): the
+    /// whole layout for a C with a single row or column; otherwise whoever writes Cᵀ places its columns
+    /// (the rows of C) the original Ldc apart.</summary>
+    public readonly GemmArgs<T> Transposed() => new()
     {
         A = B, BatchStrideA = BatchStrideB, RowStrideA = ColStrideB, ColStrideA = RowStrideB,
         B = A, BatchStrideB = BatchStrideA, RowStrideB = ColStrideA, ColStrideB = RowStrideA,

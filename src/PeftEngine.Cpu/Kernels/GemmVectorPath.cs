@@ -14,7 +14,8 @@ namespace PeftEngine.Cpu;
 /// the columns of B are contiguous along k (the narrow operand is gathered first when it is not): 4 x 4 blocks of
 /// dot products (<see cref="GemmDotKernel{TOps, TV, T}"/>), or single dot products for a matrix-vector product;</item>
 /// <item>row form, for a few rows of C over a B stored by rows (dA = dhᵀ · x of a LoRA factor): strips of C
-/// accumulate the rows of B in order (<see cref="RowForm"/>);</item>
+/// accumulate the rows of B in order (<see cref="RowForm"/>); and the same for a C with few columns over an A
+/// stored by columns (dB = dyᵀ · h of a LoRA factor), as the row form of Cᵀ = Bᵀ · Aᵀ;</item>
 /// <item>column form (axpy), <c>y += v[p] · column p of A</c> for p in order, for a matrix-vector product whose
 /// matrix is stored by columns.</item>
 /// </list>
@@ -32,14 +33,11 @@ internal static unsafe class GemmVectorPath<T> where T : unmanaged, IFloatingPoi
     /// <summary>Shorter dot products than this go to the blocked kernel (unless C is a single row or column).</summary>
     private const int MinK = 32;
 
-    /// <summary>Columns of C per strip of the row form (four vectors of 512 bits in f32).</summary>
-    private const int RowFormStrip = 64;
-
-    /// <summary>Rows of B per chunk of the row form.</summary>
-    private const int RowFormDepth = 256;
-
     /// <summary>C at least this wide, with few rows and a B stored by rows, takes the row form.</summary>
-    private const int RowFormMinN = 2 * RowFormStrip;
+    private const int RowFormMinN = 128;
+
+    /// <summary>Bytes of C one task of the row form keeps in L1 (m rows of a band of columns).</summary>
+    private const int RowFormTileBytes = 32 * 1024;
 
     /// <summary>Rows per block of the column form (its accumulators stay in L1).</summary>
     private const int BlockRows = 512;
@@ -63,10 +61,18 @@ internal static unsafe class GemmVectorPath<T> where T : unmanaged, IFloatingPoi
         if (g.N <= NarrowN && (rowsOfA || g.M == 1)) body = dotForm;
         else if (g.M <= NarrowM && (colsOfB || g.N == 1)) body = dotForm;
         else if (!vector && g.M <= NarrowM && g.ColStrideB == 1 && g.N >= RowFormMinN) body = RowForm;
+        else if (!vector && g.N <= NarrowM && g.RowStrideA == 1 && g.M >= RowFormMinN)
+        {
+            // Few columns of C over an A stored by columns (dB = dyᵀ · h of a LoRA factor): the row form of
+            // Cᵀ = Bᵀ · Aᵀ, whose rows are the columns of C.
+            long ldc = g.Ldc;
+            g = g.Transposed();
+            body = (args, t, parallel) => RowForm(args, t, parallel, ldc);
+        }
         else if (g.N == 1 && (g.RowStrideA == 1 || g.M == 1)) body = ColumnForm;
         else if (g.M == 1 && (g.ColStrideB == 1 || g.N == 1))
         {
-            g = g.TransposedVector(); // C (1 x N) = a · B  <=>  Cᵀ (N x 1) = Bᵀ · aᵀ, a matrix stored by columns
+            g = g.Transposed(); // C (1 x N) = a · B  <=>  Cᵀ (N x 1) = Bᵀ · aᵀ, a matrix stored by columns
             body = ColumnForm;
         }
         else return false;
@@ -164,35 +170,51 @@ internal static unsafe class GemmVectorPath<T> where T : unmanaged, IFloatingPoi
 
     /// <summary>
     /// C = alpha · A · B + beta · C for a C with few rows (m ≤ <see cref="NarrowM"/>) and a B stored by rows, as
-    /// x in the gradient of a LoRA factor, dA = dhᵀ · x: C is cut into strips of <see cref="RowFormStrip"/> columns,
-    /// and in each strip every block of 4 rows of C takes the k rows of B's strip in order
-    /// (<see cref="TileProduct{T}.MatMul"/>: 4 rows x 4 vectors of accumulators). B is read from memory once (a chunk of
-    /// its strip stays in L2 for the other row blocks) and never packed; A is read in place with any strides.
+    /// x in the gradient of a LoRA factor, dA = dhᵀ · x: each task takes a band of columns whose m rows of sums fit
+    /// in L1 (32 KiB), and adds four rows of B at a time to four rows of it (<see cref="GemmRowUpdate{T}"/>), so B
+    /// streams through once in long contiguous runs; columns past the last whole vector take
+    /// <see cref="TileProduct{T}.MatMul"/>. B is never packed and A is read in place with any strides. C's columns
+    /// are <paramref name="cColStride"/> apart (g.Ldc = 1 with the column stride of the original C writes a
+    /// transposed problem's result into place).
     /// </summary>
-    private static void RowForm(GemmArgs<T> g, long t, bool parallel)
+    private static void RowForm(GemmArgs<T> g, long t, bool parallel) => RowForm(g, t, parallel, 1);
+
+    private static void RowForm(GemmArgs<T> g, long t, bool parallel, long cColStride)
     {
         T* a = g.A + t * g.BatchStrideA, b = g.B + t * g.BatchStrideB, c = g.C + t * g.BatchStrideC;
         int m = g.M, n = g.N, k = g.K;
         long lda = g.RowStrideA, sa = g.ColStrideA, ldb = g.RowStrideB, ldc = g.Ldc;
         T alpha = g.Alpha, beta = g.Beta;
-        int strips = (n + RowFormStrip - 1) / RowFormStrip;
-        void Strips(long s0, long s1)
+        int w = GemmVector512<T>.Count;
+        int band = Math.Max(w, RowFormTileBytes / (m * sizeof(T)) / w * w);
+        int bands = (n + band - 1) / band;
+        void Bands(long b0, long b1)
         {
-            using var tile = new PooledBlock<T>((long)m * RowFormStrip);   // (m, strip) sums before alpha and beta
-            for (long s = s0; s < s1; s++)
+            using var tile = new PooledBlock<T>((long)m * band);   // (m, band) sums before alpha and beta
+            for (long bi = b0; bi < b1; bi++)
             {
-                int j0 = (int)s * RowFormStrip, cols = Math.Min(RowFormStrip, n - j0);
-                // k in chunks whose strip of B (256 x 64 in f32: 64 KiB) stays in L2 while every row block
-                // takes it; each sum still runs over p in order, the tile holding it between chunks.
-                for (int p0 = 0; p0 < k; p0 += RowFormDepth)
-                    TileProduct<T>.MatMul(a + p0 * sa, lda, sa, m, Math.Min(RowFormDepth, k - p0), b + p0 * ldb + j0, ldb, cols,
-                        tile.Ptr, RowFormStrip, accumulate: p0 > 0);
+                int j0 = (int)bi * band, cols = Math.Min(band, n - j0), vecCols = cols / w * w;
+                T* bj = b + j0;
+                new Span<T>(tile.Ptr, m * band).Clear();
+                int p = 0;
+                for (; p + 4 <= k; p += 4)
+                {
+                    int i = 0;
+                    for (; i + 4 <= m; i += 4)
+                        GemmRowUpdate<T>.Rank4x4(a + i * lda + p * sa, lda, sa, bj + p * ldb, ldb, tile.Ptr + i * band, band, vecCols);
+                    for (; i < m; i++)
+                        for (int q = p; q < p + 4; q++) GemmRowUpdate<T>.Rank1(a[i * lda + q * sa], bj + q * ldb, tile.Ptr + i * band, vecCols);
+                }
+                for (; p < k; p++)
+                    for (int i = 0; i < m; i++) GemmRowUpdate<T>.Rank1(a[i * lda + p * sa], bj + p * ldb, tile.Ptr + i * band, vecCols);
+                if (vecCols < cols)
+                    TileProduct<T>.MatMul(a, lda, sa, m, k, bj + vecCols, ldb, cols - vecCols, tile.Ptr + vecCols, band, accumulate: false);
                 for (int i = 0; i < m; i++)
-                    for (int q = 0; q < cols; q++) Write(c + i * ldc + j0 + q, tile.Ptr[i * RowFormStrip + q], alpha, beta);
+                    for (int q = 0; q < cols; q++) Write(c + i * ldc + (j0 + q) * cColStride, tile.Ptr[i * band + q], alpha, beta);
             }
         }
-        if (parallel) CpuParallel.For(strips, (long)m * k * RowFormStrip, Strips);
-        else Strips(0, strips);
+        if (parallel) CpuParallel.For(bands, (long)m * k * band, Bands);
+        else Bands(0, bands);
     }
 
     /// <summary>y = alpha · A · v + beta · y for an A whose columns are contiguous: y accumulates v[p] times
