@@ -168,33 +168,47 @@ internal static unsafe class GemmDriver<TK, T>
     {
         int mr = TK.MR, nr = TK.NR;
         T* scratch = stackalloc T[mr * nr];
-        for (int j = j0; j < j1; j += nr)
+        if ((long)kc * (j1 - j0) * sizeof(T) <= RowOrderBytes)
         {
-            int nEdge = Math.Min(nr, j1 - j);
-            T* bp = bPacked + (long)j * kc;
+            // A short k (a LoRA up-projection, k = r): the B panels of the whole column range fit in L2, so C is
+            // written row panel by row panel, each row of C in one left-to-right sweep, rather than in columns of
+            // tiles that touch a line or two of every row (y = h · Bᵀ, 512 x 8 x 4096, 2 threads: 90–109 →
+            // 113–126 GFLOP/s streamed; C is far from L1 either way, and the writes dominate).
             for (int i = 0; i < mc; i += mr)
+                for (int j = j0; j < j1; j += nr)
+                    Tile(i, j);
+            return;
+        }
+        for (int j = j0; j < j1; j += nr)
+            for (int i = 0; i < mc; i += mr)
+                Tile(i, j);
+
+        void Tile(int i, int j)
+        {
+            int nEdge = Math.Min(nr, j1 - j), mEdge = Math.Min(mr, mc - i);
+            T* bp = bPacked + (long)j * kc;
+            T* ap = aPacked + (long)i * kc;
+            T* ct = c + i * ldc + j;
+            if (mEdge == mr && nEdge == nr)
             {
-                int mEdge = Math.Min(mr, mc - i);
-                T* ap = aPacked + (long)i * kc;
-                T* ct = c + i * ldc + j;
-                if (mEdge == mr && nEdge == nr)
-                {
-                    TK.Run(kc, ap, bp, ct, ldc, alpha, beta, bias == null ? null : bias + j, stream);
-                    continue;
-                }
-                TK.Run(kc, ap, bp, scratch, nr, T.One, T.Zero, null, stream: false);
-                for (int r = 0; r < mEdge; r++)
-                    for (int q = 0; q < nEdge; q++)
-                    {
-                        T acc = scratch[r * nr + q];
-                        T* d = ct + r * ldc + q;
-                        T old = beta == T.Zero ? T.Zero : beta == T.One ? *d : *d * beta;
-                        if (bias != null) old += bias[j + q];
-                        *d = T.FusedMultiplyAdd(acc, alpha, old);
-                    }
+                TK.Run(kc, ap, bp, ct, ldc, alpha, beta, bias == null ? null : bias + j, stream);
+                return;
             }
+            TK.Run(kc, ap, bp, scratch, nr, T.One, T.Zero, null, stream: false);
+            for (int r = 0; r < mEdge; r++)
+                for (int q = 0; q < nEdge; q++)
+                {
+                    T acc = scratch[r * nr + q];
+                    T* d = ct + r * ldc + q;
+                    T old = beta == T.Zero ? T.Zero : beta == T.One ? *d : *d * beta;
+                    if (bias != null) old += bias[j + q];
+                    *d = T.FusedMultiplyAdd(acc, alpha, old);
+                }
         }
     }
+
+    /// <summary>The B panels of one tile range up to this size (L2) let <see cref="Macro"/> walk C by rows.</summary>
+    private const long RowOrderBytes = 256 * 1024;
 
     /// <summary>Orders this thread's non-temporal stores before anything it does next.</summary>
     private static void StoreFence()
