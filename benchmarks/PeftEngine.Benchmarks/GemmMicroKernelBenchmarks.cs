@@ -9,8 +9,9 @@ namespace PeftEngine.Benchmarks;
 /// <summary>
 /// The GEMM's ceiling without its driver: the 12 x 32 f32 micro-kernel (<c>GemmKernel12</c> over 512-bit vectors)
 /// run over already-packed panels that stay in cache, as the innermost two loops of the blocked GEMM run them:
-/// one kc x 32 B panel (32 KiB, L1) against the 21 A panels of one 252 x 256 A block (252 KiB, L2), writing a
-/// 252 x 32 tile of C. No packing, no C traffic beyond the tile, no synchronisation. Each thread runs its own
+/// one kc x 32 B panel against the A panels of one mc x kc A block of about 256 KiB, writing an mc x 32 tile of C.
+/// kc = 768 is the driver's depth (B panel 96 KiB in L2, A panel 36 KiB in L1, 7 A panels); kc = 256 its earlier
+/// one (B panel 32 KiB in L1, 21 A panels). No packing, no C traffic beyond the tile, no synchronisation. Each thread runs its own
 /// copy. Comparing its GFLOP/s with <c>FmaPeakBenchmarks</c> shows what the micro-kernel itself loses; comparing
 /// it with <c>GemmBenchmarks</c> shows what packing, C traffic and threading lose. Run with
 /// <c>dotnet run -c Release --project benchmarks/PeftEngine.Benchmarks -- --filter '*GemmMicroKernel*'</c>.
@@ -18,8 +19,15 @@ namespace PeftEngine.Benchmarks;
 [Config(typeof(FlopsConfig))]
 public unsafe class GemmMicroKernelBenchmarks
 {
-    private const int Kc = 256, Mr = 12, Nr = 32, Panels = 21, Rounds = 64;
+    private const int Mr = 12, Nr = 32, Rounds = 64;
     private float*[] _a = [], _b = [], _c = [];
+
+    /// <summary>Depth of the packed panels.</summary>
+    [Params(256, 768)]
+    public int Kc { get; set; }
+
+    /// <summary>A panels per block: mc = 262144 / (4 kc) rounded down to whole panels (21 and 7: the same flops).</summary>
+    private int Panels => 262144 / (4 * Kc) / Mr;
 
     /// <summary>Threads, each with its own panels.</summary>
     [Params(1, 2)]
@@ -79,6 +87,6 @@ public unsafe class GemmMicroKernelBenchmarks
     private sealed class FlopsConfig : ManualConfig
     {
         public FlopsConfig() => AddColumn(new RateColumn("GFLOP/s", "flops of one call / mean time",
-            c => 2.0 * Mr * Nr * Kc * Panels * Rounds * (int)c.Parameters["Threads"]!));
+            c => 2.0 * Mr * Nr * Rounds * (int)c.Parameters["Threads"]! * (int)c.Parameters["Kc"]! * (262144 / (4 * (int)c.Parameters["Kc"]!) / Mr)));
     }
 }
