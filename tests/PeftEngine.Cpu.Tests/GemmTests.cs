@@ -126,6 +126,7 @@ public class GemmTests
     [InlineData(DType.F32, 8, 520, 700, true, false, 0.0)]     // dA = dhᵀ · x
     [InlineData(DType.F64, 16, 300, 333, true, false, 0.5)]
     [InlineData(DType.F32, 5, 40, 130, false, false, -1.0)]
+    [InlineData(DType.F32, 16, 64, 300, true, false, 1.0)]      // C += dhᵀ · x (accumulating a gradient)
     [InlineData(DType.F32, 6, 531, 700, true, false, 0.5)]     // rows and steps of k left over from groups of 4, ragged columns
     [InlineData(DType.F64, 7, 130, 301, true, false, 0.0)]
     [InlineData(DType.F32, 700, 520, 8, true, false, 0.0)]     // dB = dyᵀ · h

@@ -209,8 +209,7 @@ internal static unsafe class GemmVectorPath<T> where T : unmanaged, IFloatingPoi
                     for (int i = 0; i < m; i++) GemmRowUpdate<T>.Rank1(a[i * lda + p * sa], bj + p * ldb, tile.Ptr + i * band, vecCols);
                 if (vecCols < cols)
                     TileProduct<T>.MatMul(a, lda, sa, m, k, bj + vecCols, ldb, cols - vecCols, tile.Ptr + vecCols, band, accumulate: false);
-                for (int i = 0; i < m; i++)
-                    for (int q = 0; q < cols; q++) Write(c + i * ldc + (j0 + q) * cColStride, tile.Ptr[i * band + q], alpha, beta);
+                WriteTile(tile.Ptr, band, m, cols, c + j0 * cColStride, ldc, cColStride, alpha, beta);
             }
         }
         if (parallel) CpuParallel.For(bands, (long)m * k * band, Bands);
@@ -251,6 +250,33 @@ internal static unsafe class GemmVectorPath<T> where T : unmanaged, IFloatingPoi
         for (int l = 0; l < lines; l++)
             for (int p = 0; p < k; p++) dst[(long)l * k + p] = src[l * sLine + p * sK];
         return dst;
+    }
+
+    /// <summary>C[i, q] = alpha · tile[i, q] + beta · C[i, q] (C not read when beta is 0) for a rows x cols tile whose
+    /// rows are ldt apart, C's rows ldc and its columns cColStride apart: row by row with vector operations when C's
+    /// rows are contiguous, otherwise column by column (a transposed C's columns are its memory rows). The same
+    /// roundings as <see cref="Write"/>: alpha · acc, or fma(acc, alpha, beta · C).</summary>
+    private static void WriteTile(T* tile, long ldt, int rows, int cols, T* c, long ldc, long cColStride, T alpha, T beta)
+    {
+        if (cColStride != 1)
+        {
+            for (int q = 0; q < cols; q++)
+                for (int i = 0; i < rows; i++) Write(c + i * ldc + q * cColStride, tile[i * ldt + q], alpha, beta);
+            return;
+        }
+        for (int i = 0; i < rows; i++)
+        {
+            var acc = new ReadOnlySpan<T>(tile + i * ldt, cols);
+            var y = new Span<T>(c + i * ldc, cols);
+            if (beta == T.Zero)
+            {
+                if (alpha == T.One) acc.CopyTo(y);
+                else TensorPrimitives.Multiply(acc, alpha, y);
+                continue;
+            }
+            if (beta != T.One) TensorPrimitives.Multiply(y, beta, y);
+            TensorPrimitives.FusedMultiplyAdd(acc, alpha, y, y);
+        }
     }
 
     private static void Write(T* y, T acc, T alpha, T beta) =>
