@@ -261,7 +261,13 @@ internal static unsafe class GemmVectorPath<T> where T : unmanaged, IFloatingPoi
         if (cColStride != 1)
         {
             for (int q = 0; q < cols; q++)
-                for (int i = 0; i < rows; i++) Write(c + i * ldc + q * cColStride, tile[i * ldt + q], alpha, beta);
+            {
+                T* y = c + q * cColStride;
+                if (beta == T.Zero)
+                    for (int i = 0; i < rows; i++) y[i * ldc] = tile[i * ldt + q] * alpha;
+                else
+                    for (int i = 0; i < rows; i++) Write(y + i * ldc, tile[i * ldt + q], alpha, beta);
+            }
             return;
         }
         for (int i = 0; i < rows; i++)
