@@ -92,6 +92,8 @@ public class GemmTests
     [InlineData(DType.F32, 257, 1000, 301, true, true)]
     [InlineData(DType.F64, 250, 530, 200, false, true)]
     [InlineData(DType.F32, 1000, 300, 20, false, true)] // narrow: dot-product blocks over threads
+    [InlineData(DType.F32, 37, 1001, 16, false, true)]  // 4 x 6 blocks (6 + 6 + 4 columns), ragged rows, a tail of k
+    [InlineData(DType.F64, 21, 333, 26, false, true)]   // 6 + 6 + 6 + 4 + 4 columns: a 4-column block at column 22
     [InlineData(DType.F64, 24, 700, 900, true, true)]
     [InlineData(DType.F32, 3, 5, 4200, false, false)] // wider than one NC block
     [InlineData(DType.F64, 3, 5, 4200, true, true)]

@@ -90,7 +90,7 @@ internal static unsafe class GemmVectorPath<T> where T : unmanaged, IFloatingPoi
     }
 
     /// <summary>Every C[i, j] as one dot product of contiguous length-k vectors: a single row or column one
-    /// product at a time, anything wider in 4 x 4 blocks (<see cref="GemmDotKernel{TOps, TV, T}"/>).</summary>
+    /// product at a time, anything wider in 4 x 4 or 4 x 6 blocks (<see cref="GemmDotKernel{TOps, TV, T}"/>).</summary>
     private static void DotForm<TOps, TV>(GemmArgs<T> g, long t, bool parallel)
         where TOps : IGemmVector<TV, T>
         where TV : struct
@@ -126,10 +126,11 @@ internal static unsafe class GemmVectorPath<T> where T : unmanaged, IFloatingPoi
                 return;
             }
             int rowBlocks = (m + 3) / 4, colBlocks = (n + 3) / 4;
-            void Block(long rb, long cbk)
+            void Block(long rb, long cbk) => BlockAt(rb, (int)cbk * 4);
+            void BlockAt(long rb, int j0)
             {
                 // Rows and columns past the edge repeat the last one; their results are dropped.
-                int i0 = (int)rb * 4, j0 = (int)cbk * 4;
+                int i0 = (int)rb * 4;
                 T* s = stackalloc T[16];
                 GemmDotKernel<TOps, TV, T>.Block(
                     ar + Math.Min(i0, m - 1) * ra, ar + Math.Min(i0 + 1, m - 1) * ra, ar + Math.Min(i0 + 2, m - 1) * ra, ar + Math.Min(i0 + 3, m - 1) * ra,
@@ -144,8 +145,34 @@ internal static unsafe class GemmVectorPath<T> where T : unmanaged, IFloatingPoi
             {
                 void RowBlocks(long r0, long r1)
                 {
+                    // With 32 vector registers (AVX-512) the blocks are 4 x 6: 10 vector loads per 24 multiply-adds
+                    // rather than 8 per 16, for a product bound by loads from L2 (x · Aᵀ, n = 16: +7–9%).
+                    if (typeof(TV) != typeof(Vector512<T>) || !Vector512.IsHardwareAccelerated || n < 6)
+                    {
+                        for (long rb = r0; rb < r1; rb++)
+                            for (long cbk = 0; cbk < colBlocks; cbk++) Block(rb, cbk);
+                        return;
+                    }
+                    T** cols = stackalloc T*[6];
+                    T* s = stackalloc T[24];
                     for (long rb = r0; rb < r1; rb++)
-                        for (long cbk = 0; cbk < colBlocks; cbk++) Block(rb, cbk);
+                    {
+                        int i0 = (int)rb * 4;
+                        T* x0 = ar + Math.Min(i0, m - 1) * ra, x1 = ar + Math.Min(i0 + 1, m - 1) * ra;
+                        T* x2 = ar + Math.Min(i0 + 2, m - 1) * ra, x3 = ar + Math.Min(i0 + 3, m - 1) * ra;
+                        int j0 = 0;
+                        // Six columns at a time while that leaves none or at least four; then four (the last
+                        // block repeating its last column past the edge).
+                        while (n - j0 >= 10 || n - j0 == 6)
+                        {
+                            for (int q = 0; q < 6; q++) cols[q] = bc + (j0 + q) * cb;
+                            GemmDotKernel<TOps, TV, T>.Block4x6(x0, x1, x2, x3, cols, k, s);
+                            for (int r = 0; r < 4 && i0 + r < m; r++)
+                                for (int q = 0; q < 6; q++) Write(c + (i0 + r) * ldc + j0 + q, s[r * 6 + q], alpha, beta);
+                            j0 += 6;
+                        }
+                        for (; j0 < n; j0 += 4) BlockAt(rb, j0);
+                    }
                 }
                 if (parallel) CpuParallel.For(rowBlocks, 4L * n * k, RowBlocks);
                 else RowBlocks(0, rowBlocks);
