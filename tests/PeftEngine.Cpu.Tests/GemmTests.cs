@@ -129,6 +129,8 @@ public class GemmTests
     [InlineData(DType.F64, 16, 300, 333, true, false, 0.5)]
     [InlineData(DType.F32, 5, 40, 130, false, false, -1.0)]
     [InlineData(DType.F32, 16, 64, 300, true, false, 1.0)]      // C += dhᵀ · x (accumulating a gradient)
+    [InlineData(DType.F32, 64, 300, 500, true, false, 0.0)]     // r = 64, the most rows the row form takes
+    [InlineData(DType.F32, 500, 300, 48, true, false, 0.5)]     // dB at r = 48
     [InlineData(DType.F32, 6, 531, 700, true, false, 0.5)]     // rows and steps of k left over from groups of 4, ragged columns
     [InlineData(DType.F64, 7, 130, 301, true, false, 0.0)]
     [InlineData(DType.F32, 700, 520, 8, true, false, 0.0)]     // dB = dyᵀ · h
