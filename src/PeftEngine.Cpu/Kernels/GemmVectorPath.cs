@@ -11,10 +11,11 @@ namespace PeftEngine.Cpu;
 /// these skip packing:
 /// <list type="bullet">
 /// <item>dot form, <c>C[i, j] = alpha · dot(row i of A, column j of B) + beta · C[i, j]</c>, when the rows of A and
-/// the columns of B are contiguous along k (the narrow operand is gathered first when it is not): 4 x 4 blocks of
-/// dot products (<see cref="GemmDotKernel{TOps, TV, T}"/>), or single dot products for a matrix-vector product;</item>
-/// <item>row form, for a few rows of C over a B stored by rows (dA = dhᵀ · x of a LoRA factor): strips of C
-/// accumulate the rows of B in order (<see cref="RowForm"/>); and the same for a C with few columns over an A
+/// the columns of B are contiguous along k (the narrow operand is gathered first when it is not): 4 x 4 or 4 x 6
+/// blocks of dot products (<see cref="GemmDotKernel{TOps, TV, T}"/>), or single dot products for a matrix-vector
+/// product;</item>
+/// <item>row form, for a few rows of C over a B stored by rows (dA = dhᵀ · x of a LoRA factor): bands of C take
+/// the rows of B in order, four at a time (<see cref="RowForm"/>); and the same for a C with few columns over an A
 /// stored by columns (dB = dyᵀ · h of a LoRA factor), as the row form of Cᵀ = Bᵀ · Aᵀ;</item>
 /// <item>column form (axpy), <c>y += v[p] · column p of A</c> for p in order, for a matrix-vector product whose
 /// matrix is stored by columns.</item>
