@@ -135,20 +135,38 @@ public class GemmTests
     [InlineData(DType.F64, 7, 130, 301, true, false, 0.0)]
     [InlineData(DType.F32, 700, 520, 8, true, false, 0.0)]     // dB = dyᵀ · h
     [InlineData(DType.F64, 333, 300, 16, true, false, 0.5)]
-    [InlineData(DType.F32, 601, 8, 2100, false, true, 0.0)]    // y = h · Bᵀ, C about 5 MiB
+    [InlineData(DType.F32, 601, 8, 2100, false, true, 0.0)]    // y = h · Bᵀ, C about 5 MiB: the outer form
     [InlineData(DType.F64, 301, 16, 1800, false, true, 0.0)]   // C about 4.3 MiB
+    [InlineData(DType.F32, 601, 24, 2100, false, true, 0.0)]   // k past the outer form: C streamed by the blocked kernel
+    [InlineData(DType.F32, 1100, 8, 4096, false, true, 0.0)]   // C of 17 MiB, past the outer form: streamed
     public void LoraShapesMatchReference(DType dtype, int m, int k, int n, bool transA, bool transB, double beta)
     {
         Check(dtype, 1, m, k, n, transA, transB, Layout.Contiguous, 1, beta);
         Check(dtype, 2, m, k, n, transA, transB, Layout.Contiguous, 0.5, beta);
     }
 
+    [Theory]
+    [InlineData(DType.F32, 37, 8, 1100, false, true, 1.0, 0.0)]    // h · Bᵀ: two strips of 1024 (the last 76 wide)
+    [InlineData(DType.F32, 130, 8, 2048, false, false, 1.0, 0.0)]  // dh · A, B stored by rows (no copy)
+    [InlineData(DType.F32, 5, 16, 300, false, true, -1.5, 0.0)]    // alpha applied in place
+    [InlineData(DType.F32, 66, 12, 700, true, true, 0.5, 1.0)]     // k not a multiple of 8; beta through the tile
+    [InlineData(DType.F32, 3, 1, 130, false, true, 2.0, 0.5)]      // one step of k, fewer rows than a block
+    [InlineData(DType.F32, 2, 4, 4100, true, false, 1.0, 0.0)]     // strips of 2048, a tail of 4 columns
+    [InlineData(DType.F64, 41, 8, 520, false, true, 1.0, 0.0)]
+    [InlineData(DType.F64, 9, 16, 333, true, true, 0.75, -1.0)]
+    public void OuterFormMatchesReference(DType dtype, int m, int k, int n, bool transA, bool transB, double alpha, double beta)
+    {
+        Check(dtype, 1, m, k, n, transA, transB, Layout.Contiguous, alpha, beta);
+        Check(dtype, 2, m, k, n, transA, transB, Layout.TransposedStorage, alpha, beta);
+        Check(dtype, 2, m, k, n, transA, transB, Layout.Strided, alpha, beta);
+    }
+
     [Fact]
     public void StreamedAndCachedStoresOfCGiveTheSameBits()
     {
-        // The same up-projection into an aligned C (streamed) and into a C that starts one element past a 64-byte
-        // boundary (ordinary stores): the values must not differ.
-        const int m = 601, k = 8, n = 2100;
+        // The same product with a single k block into an aligned C (streamed) and into a C that starts one element
+        // past a 64-byte boundary (ordinary stores): the values must not differ. (k = 24 is past the outer form.)
+        const int m = 601, k = 24, n = 2100;
         using var h = TestData.Uniform(1, new Shape(1, m, k), DType.F32);
         using var b = TestData.Uniform(2, new Shape(1, n, k), DType.F32);
         using var aligned = Tensor.Empty(new Shape(1, m, n), DType.F32);
@@ -164,7 +182,7 @@ public class GemmTests
     [Fact]
     public void ResultsDoNotDependOnTheThreadCount()
     {
-        foreach (var (m, k, n) in new[] { (300, 1700, 333), (1, 3000, 700), (700, 3000, 1), (2000, 300, 8), (8, 600, 700), (1000, 8, 1200) })
+        foreach (var (m, k, n) in new[] { (300, 1700, 333), (1, 3000, 700), (700, 3000, 1), (2000, 300, 8), (8, 600, 700), (1000, 8, 1200), (333, 16, 1100) })
         {
             using var a = TestData.Uniform(1, new Shape(1, m, k), DType.F32);
             using var b = TestData.Uniform(2, new Shape(1, k, n), DType.F32);

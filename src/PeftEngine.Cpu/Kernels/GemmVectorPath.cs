@@ -18,7 +18,9 @@ namespace PeftEngine.Cpu;
 /// the rows of B in order, four at a time (<see cref="RowForm"/>); and the same for a C with few columns over an A
 /// stored by columns (dB = dyᵀ · h of a LoRA factor), as the row form of Cᵀ = Bᵀ · Aᵀ;</item>
 /// <item>column form (axpy), <c>y += v[p] · column p of A</c> for p in order, for a matrix-vector product whose
-/// matrix is stored by columns.</item>
+/// matrix is stored by columns;</item>
+/// <item>outer form, for a short k over a wide C (h · Bᵀ, the up-projection of a LoRA adapter): k outer products
+/// summed in registers, C written once (<see cref="GemmOuterForm{T}"/>, with the AVX-512 kernels only).</item>
 /// </list>
 /// </summary>
 /// <remarks>Each element of C is summed in an order fixed by the shapes (one dot product of length k, or the columns
@@ -54,7 +56,9 @@ internal static unsafe class GemmVectorPath<T> where T : unmanaged, IFloatingPoi
     public static bool TryRun(GemmArgs<T> g, GemmIsa isa)
     {
         bool vector = g.M == 1 || g.N == 1;
-        if (!vector && g.K < MinK) return false;
+        // A short k over a wide C (a LoRA up-projection): k outer products summed in registers, C written once.
+        bool outer = !vector && isa == GemmIsa.V512 && GemmOuterForm<T>.Suits(g);
+        if (!vector && !outer && g.K < MinK) return false;
         // Strides along a dimension of size 1 are never used.
         bool rowsOfA = g.ColStrideA == 1 || g.K == 1, colsOfB = g.RowStrideB == 1 || g.K == 1;
         Action<GemmArgs<T>, long, bool> dotForm = isa switch
@@ -64,7 +68,8 @@ internal static unsafe class GemmVectorPath<T> where T : unmanaged, IFloatingPoi
             _ => DotForm<GemmVector128<T>, Vector128<T>>,
         };
         Action<GemmArgs<T>, long, bool> body;
-        if (g.N <= NarrowN && (rowsOfA || g.M == 1)) body = dotForm;
+        if (outer) body = GemmOuterForm<T>.Run;
+        else if (g.N <= NarrowN && (rowsOfA || g.M == 1)) body = dotForm;
         else if (g.M <= NarrowM && (colsOfB || g.N == 1)) body = dotForm;
         else if (!vector && g.M <= RowFormMaxRows && g.ColStrideB == 1 && g.N >= RowFormMinN) body = RowForm;
         else if (!vector && g.N <= RowFormMaxRows && g.RowStrideA == 1 && g.M >= RowFormMinN)
@@ -273,7 +278,7 @@ internal static unsafe class GemmVectorPath<T> where T : unmanaged, IFloatingPoi
     /// rows are ldt apart, C's rows ldc and its columns cColStride apart: row by row with vector operations when C's
     /// rows are contiguous, otherwise column by column (a transposed C's columns are its memory rows). The same
     /// roundings as <see cref="Write"/>: alpha · acc, or fma(acc, alpha, beta · C).</summary>
-    private static void WriteTile(T* tile, long ldt, int rows, int cols, T* c, long ldc, long cColStride, T alpha, T beta)
+    internal static void WriteTile(T* tile, long ldt, int rows, int cols, T* c, long ldc, long cColStride, T alpha, T beta)
     {
         if (cColStride != 1)
         {
