@@ -135,6 +135,8 @@ public class GemmTests
     [InlineData(DType.F64, 7, 130, 301, true, false, 0.0)]
     [InlineData(DType.F32, 700, 520, 8, true, false, 0.0)]     // dB = dyᵀ · h
     [InlineData(DType.F64, 333, 300, 16, true, false, 0.5)]
+    [InlineData(DType.F32, 333, 300, 16, true, false, 0.0)]    // dB through 8 x 8 transposes: 2 groups of 8 rows, 5 columns left
+    [InlineData(DType.F32, 501, 300, 12, true, false, 0.0)]    // one group of 8 rows, 4 rows left element by element
     [InlineData(DType.F32, 601, 8, 2100, false, true, 0.0)]    // y = h · Bᵀ, C about 5 MiB: the outer form
     [InlineData(DType.F64, 301, 16, 1800, false, true, 0.0)]   // C about 4.3 MiB
     [InlineData(DType.F32, 601, 24, 2100, false, true, 0.0)]   // k past the outer form: C streamed by the blocked kernel

@@ -188,6 +188,34 @@ internal static unsafe class GemmPacking
         Sse.Store(d + 7 * w, p37.GetUpper());
     }
 
+    /// <summary>Eight runs of eight f32 (s + r·ls, r &lt; 8) to eight rows of eight (d + q·ld): d[q·ld + r] = s[r·ls + q].</summary>
+    internal static void Transpose8x8(float* s, long ls, float* d, long ld)
+    {
+        var r0 = Avx.LoadVector256(s); var r1 = Avx.LoadVector256(s + ls);
+        var r2 = Avx.LoadVector256(s + 2 * ls); var r3 = Avx.LoadVector256(s + 3 * ls);
+        var r4 = Avx.LoadVector256(s + 4 * ls); var r5 = Avx.LoadVector256(s + 5 * ls);
+        var r6 = Avx.LoadVector256(s + 6 * ls); var r7 = Avx.LoadVector256(s + 7 * ls);
+        // pairs of rows interleaved: t0 = r0[0] r1[0] r0[1] r1[1] | r0[4] r1[4] r0[5] r1[5], ...
+        var t0 = Avx.UnpackLow(r0, r1); var t1 = Avx.UnpackHigh(r0, r1);
+        var t2 = Avx.UnpackLow(r2, r3); var t3 = Avx.UnpackHigh(r2, r3);
+        var t4 = Avx.UnpackLow(r4, r5); var t5 = Avx.UnpackHigh(r4, r5);
+        var t6 = Avx.UnpackLow(r6, r7); var t7 = Avx.UnpackHigh(r6, r7);
+        // quadruples: u0 = column 0 of rows 0..3 | column 4 of rows 0..3, ...
+        var u0 = Avx.Shuffle(t0, t2, 0x44); var u1 = Avx.Shuffle(t0, t2, 0xEE);
+        var u2 = Avx.Shuffle(t1, t3, 0x44); var u3 = Avx.Shuffle(t1, t3, 0xEE);
+        var u4 = Avx.Shuffle(t4, t6, 0x44); var u5 = Avx.Shuffle(t4, t6, 0xEE);
+        var u6 = Avx.Shuffle(t5, t7, 0x44); var u7 = Avx.Shuffle(t5, t7, 0xEE);
+        // the halves of rows 0..3 and 4..7 joined: column q of all eight rows
+        Avx.Store(d, Avx.Permute2x128(u0, u4, 0x20));
+        Avx.Store(d + ld, Avx.Permute2x128(u1, u5, 0x20));
+        Avx.Store(d + 2 * ld, Avx.Permute2x128(u2, u6, 0x20));
+        Avx.Store(d + 3 * ld, Avx.Permute2x128(u3, u7, 0x20));
+        Avx.Store(d + 4 * ld, Avx.Permute2x128(u0, u4, 0x31));
+        Avx.Store(d + 5 * ld, Avx.Permute2x128(u1, u5, 0x31));
+        Avx.Store(d + 6 * ld, Avx.Permute2x128(u2, u6, 0x31));
+        Avx.Store(d + 7 * ld, Avx.Permute2x128(u3, u7, 0x31));
+    }
+
     private static void ZeroTail<T>(T* dst, int rows, int w, int kc) where T : unmanaged
     {
         if (rows == w) return;
