@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics.X86;
 
 namespace PeftEngine.Cpu;
@@ -100,6 +101,7 @@ internal static unsafe class GemmDriver<TK, T>
                 var source = g;
 
                 // Pack B once for all row blocks.
+                [MethodImpl(MethodImplOptions.AggressiveOptimization)]
                 void PackB(long p0, long p1)
                 {
                     for (long q = p0; q < p1; q++)
@@ -126,6 +128,7 @@ internal static unsafe class GemmDriver<TK, T>
                 strips = (panels + panelsPerStrip - 1) / panelsPerStrip;
                 var args = g;
 
+                [MethodImpl(MethodImplOptions.AggressiveOptimization)]
                 void Tiles(long t0, long t1)
                 {
                     using var local = ws.Parallel ? new Workspace(parallel: false, 0) : null;
@@ -155,6 +158,7 @@ internal static unsafe class GemmDriver<TK, T>
     }
 
     /// <summary>Packs an mc x kc block of A (starting <paramref name="src"/> elements from g.A) into MR-row panels.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackA(in GemmArgs<T> g, long src, int mc, int kc, T* dst)
     {
         int mr = TK.MR;
@@ -165,6 +169,7 @@ internal static unsafe class GemmDriver<TK, T>
     /// <summary>Runs the micro-kernel over rows 0..mc and columns j0..j1 of one packed block. Ragged edge
     /// tiles are computed in full into a scratch tile, and only their valid part is written to C. bias (null: none)
     /// is indexed by the column within the block, like c.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Macro(int mc, int j0, int j1, int kc, T* aPacked, T* bPacked, T* c, long ldc, T alpha, T beta, T* bias, bool stream)
     {
         int mr = TK.MR, nr = TK.NR;

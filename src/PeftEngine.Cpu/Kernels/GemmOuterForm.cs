@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics.X86;
 
 namespace PeftEngine.Cpu;
@@ -70,6 +71,7 @@ internal static unsafe class GemmOuterForm<T> where T : unmanaged, IFloatingPoin
         // One task per thread, a contiguous range of rows each (whole 4-row blocks): every element is one chain of
         // fused multiply-adds over p in order whichever task computes it, so the split does not change results.
         int tasks = parallel ? Math.Clamp(CpuParallel.Threads, 1, (m + 3) / 4) : 1;
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         void Rows(long t0, long t1)
         {
             using var rows = new PooledBlock<T>(copyB ? k * ldCopy : 0);
@@ -118,6 +120,7 @@ internal static unsafe class GemmOuterForm<T> where T : unmanaged, IFloatingPoin
     /// <summary>dst[p·ld + j] = src[p·sRow + j·sCol] for the k rows and `cols` columns of a strip of B. For a weight
     /// stored n x k in f32 (sRow = 1), 8 x 8 blocks go through vector registers (eight runs of k read, eight rows of
     /// the copy written); anything else, and the edges, element by element.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void CopyRows(T* src, long sRow, long sCol, int k, int cols, T* dst, long ld)
     {
         int j0 = 0, k8 = 0;

@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -32,6 +33,7 @@ internal static unsafe class GemmPacking
 
     /// <summary><see cref="Panel{T}(T*, long, long, int, int, int, T*)"/> for a 16-bit source: the same three
     /// layouts, with runs that are contiguous in the source widened by SIMD conversions.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PanelWiden(GemmSource source, ushort* src, long sOuter, long sInner, int rows, int w, int kc, float* dst)
     {
         if (sOuter == 1 || rows == 1)
@@ -91,6 +93,7 @@ internal static unsafe class GemmPacking
     /// <param name="w">The panel width (MR or NR).</param>
     /// <param name="kc">Steps of k to pack.</param>
     /// <param name="dst">kc * w elements.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Panel<T>(T* src, long sOuter, long sInner, int rows, int w, int kc, T* dst) where T : unmanaged
     {
         if (sOuter == 1 || rows == 1)
@@ -149,6 +152,7 @@ internal static unsafe class GemmPacking
     }
 
     /// <summary>Copies <paramref name="bytes"/> bytes, a vector at a time (a panel row is 48 to 128 bytes).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void CopyRun(byte* s, byte* d, int bytes)
     {
         int i = 0;
@@ -164,6 +168,7 @@ internal static unsafe class GemmPacking
     /// (a0 b0 a1 b1 | a4 b4 a5 b5 ...); a second, 64-bit interleave of the two pairs then holds, in each 128-bit half,
     /// the four lines at one step.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Transpose4x8(float* s, long stride, float* d, int w)
     {
         var l0 = Avx.LoadVector256(s);
@@ -189,6 +194,7 @@ internal static unsafe class GemmPacking
     }
 
     /// <summary>Eight runs of eight f32 (s + r·ls, r &lt; 8) to eight rows of eight (d + q·ld): d[q·ld + r] = s[r·ls + q].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void Transpose8x8(float* s, long ls, float* d, long ld)
     {
         var r0 = Avx.LoadVector256(s); var r1 = Avx.LoadVector256(s + ls);
@@ -216,6 +222,7 @@ internal static unsafe class GemmPacking
         Avx.Store(d + 7 * ld, Avx.Permute2x128(u3, u7, 0x31));
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ZeroTail<T>(T* dst, int rows, int w, int kc) where T : unmanaged
     {
         if (rows == w) return;

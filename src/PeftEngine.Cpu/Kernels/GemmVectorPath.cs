@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -127,6 +128,7 @@ internal static unsafe class GemmVectorPath<T> where T : unmanaged, IFloatingPoi
                 long step = m == 1 ? cb : ra, cStep = m == 1 ? 1 : ldc;
                 T* vec = m == 1 ? ar : bc, mat = m == 1 ? bc : ar;
                 int len = Math.Max(m, n);
+                [MethodImpl(MethodImplOptions.AggressiveOptimization)]
                 void Dots(long i0, long i1)
                 {
                     var v = new ReadOnlySpan<T>(vec, k);
@@ -143,6 +145,7 @@ internal static unsafe class GemmVectorPath<T> where T : unmanaged, IFloatingPoi
             bool wide = typeof(TV) == typeof(Vector512<T>) && Vector512.IsHardwareAccelerated;
             // The 4 x width block of C at rows 4·rb.., columns j0.. (width 4 or 6). Rows and columns past the edge
             // repeat the last one; their results are dropped.
+            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             void BlockAt(long rb, int j0, int width)
             {
                 int i0 = (int)rb * 4;
@@ -160,6 +163,7 @@ internal static unsafe class GemmVectorPath<T> where T : unmanaged, IFloatingPoi
             // Split the long side over the threads; the short side's blocks stay in cache.
             if (m >= n)
             {
+                [MethodImpl(MethodImplOptions.AggressiveOptimization)]
                 void RowBlocks(long r0, long r1)
                 {
                     for (long rb = r0; rb < r1; rb++)
@@ -175,6 +179,7 @@ internal static unsafe class GemmVectorPath<T> where T : unmanaged, IFloatingPoi
             }
             else
             {
+                [MethodImpl(MethodImplOptions.AggressiveOptimization)]
                 void ColBlocks(long c0, long c1)
                 {
                     for (long cbk = c0; cbk < c1; cbk++)
@@ -211,6 +216,7 @@ internal static unsafe class GemmVectorPath<T> where T : unmanaged, IFloatingPoi
         int w = GemmVector512<T>.Count;
         int band = Math.Max(w, RowFormTileBytes / (m * sizeof(T)) / w * w);
         int bands = (n + band - 1) / band;
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         void Bands(long b0, long b1)
         {
             using var tile = new PooledBlock<T>((long)m * band);   // (m, band) sums before alpha and beta
@@ -248,6 +254,7 @@ internal static unsafe class GemmVectorPath<T> where T : unmanaged, IFloatingPoi
         long sCol = g.ColStrideA, sv = g.RowStrideB, ldy = g.Ldc;
         T alpha = g.Alpha, beta = g.Beta;
         int blocks = (rows + BlockRows - 1) / BlockRows;
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         void Blocks(long b0, long b1)
         {
             Span<T> acc = stackalloc T[BlockRows];
@@ -280,6 +287,7 @@ internal static unsafe class GemmVectorPath<T> where T : unmanaged, IFloatingPoi
     /// rows are contiguous, otherwise column by column (a transposed C's columns are its memory rows), eight rows at
     /// a time through 8 x 8 register transposes for f32 when nothing needs scaling. The same roundings as
     /// <see cref="Write"/>: alpha · acc, or fma(acc, alpha, beta · C).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void WriteTile(T* tile, long ldt, int rows, int cols, T* c, long ldc, long cColStride, T alpha, T beta)
     {
         if (cColStride != 1)
