@@ -176,10 +176,11 @@ internal static unsafe class GemmDriver<TK, T>
         T* scratch = stackalloc T[mr * nr];
         if ((long)kc * (j1 - j0) * sizeof(T) <= RowOrderBytes)
         {
-            // A short k (a LoRA up-projection, k = r): the B panels of the whole column range fit in L2, so C is
-            // written row panel by row panel, each row of C in one left-to-right sweep, rather than in columns of
-            // tiles that touch a line or two of every row (y = h · Bᵀ, 512 x 8 x 4096, 2 threads: 90–109 →
-            // 113–126 GFLOP/s streamed; C is far from L1 either way, and the writes dominate).
+            // A short k (a LoRA up-projection, k = r, whose C is too large for the outer form, or whose B is
+            // 16-bit): the B panels of the whole column range fit in L2, so C is written row panel by row panel,
+            // each row of C in one left-to-right sweep, rather than in columns of tiles that touch a line or two of
+            // every row (y = h · Bᵀ, 512 x 8 x 4096, 2 threads, measured before the outer form took that shape:
+            // 90–109 → 113–126 GFLOP/s streamed; C is far from L1 either way, and the writes dominate).
             for (int i = 0; i < mc; i += mr)
                 for (int j = j0; j < j1; j += nr)
                     Tile(i, j);

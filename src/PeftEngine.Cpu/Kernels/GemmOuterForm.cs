@@ -1,7 +1,6 @@
 using System.Numerics;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
-using System.Runtime.Intrinsics.X86;
 
 namespace PeftEngine.Cpu;
 
@@ -60,11 +59,11 @@ internal static unsafe class GemmOuterForm<T> where T : unmanaged, IFloatingPoin
         int block = 4 * GemmVector512<T>.Count;
         int strip = Math.Max(block, StripBytes / (k * sizeof(T)) / block * block);
         // A B stored by columns (a Linear layer's weight W, n x k, read as Wᵀ) is copied a strip at a time into k
-        // contiguous rows, by each thread for the strips it uses (k·n elements per thread: about 2.5 µs at r = 8,
-        // width 4096), so no thread waits for another's copy. The copy's rows are padded by one block so that they
+        // contiguous rows with the GEMM's packing transposes, by each thread for the strips it uses (k·n elements
+        // per thread: about 2.5 µs at r = 8, width 4096), so no thread waits for another's copy. The copy's rows are padded by one block so that they
         // do not all fall on the same L1 sets.
         bool copyB = sCol != 1;
-        long ldCopy = strip + block;
+        int ldCopy = strip + block;
         // beta = 0 writes the sums straight into C (scaled in place when alpha is not 1); otherwise a group of rows
         // is summed into a scratch tile and then combined with C.
         bool direct = beta == T.Zero;
@@ -74,7 +73,7 @@ internal static unsafe class GemmOuterForm<T> where T : unmanaged, IFloatingPoin
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         void Rows(long t0, long t1)
         {
-            using var rows = new PooledBlock<T>(copyB ? k * ldCopy : 0);
+            using var rows = new PooledBlock<T>(copyB ? (long)k * ldCopy : 0);
             using var tile = new PooledBlock<T>(direct ? 0 : (long)GroupRows * strip);
             for (long task = t0; task < t1; task++)
             {
@@ -86,7 +85,8 @@ internal static unsafe class GemmOuterForm<T> where T : unmanaged, IFloatingPoin
                     long ldb = sRow;
                     if (copyB)
                     {
-                        CopyRows(bs, sRow, sCol, k, cols, rows.Ptr, ldCopy);
+                        // (k, cols) of B -> rows[p·ldCopy + j]: a packing panel ldCopy wide (its padding zeroed)
+                        GemmPacking.Panel(bs, sCol, sRow, cols, ldCopy, k, rows.Ptr);
                         bs = rows.Ptr;
                         ldb = ldCopy;
                     }
@@ -115,28 +115,6 @@ internal static unsafe class GemmOuterForm<T> where T : unmanaged, IFloatingPoin
         }
         if (tasks > 1) CpuParallel.For(tasks, (long)m * n * k / tasks, Rows);
         else Rows(0, 1);
-    }
-
-    /// <summary>dst[p·ld + j] = src[p·sRow + j·sCol] for the k rows and `cols` columns of a strip of B. For a weight
-    /// stored n x k in f32 (sRow = 1), 8 x 8 blocks go through vector registers (eight runs of k read, eight rows of
-    /// the copy written); anything else, and the edges, element by element.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void CopyRows(T* src, long sRow, long sCol, int k, int cols, T* dst, long ld)
-    {
-        int j0 = 0, k8 = 0;
-        if (typeof(T) == typeof(float) && Avx.IsSupported && sRow == 1)
-        {
-            k8 = k / 8 * 8;
-            for (; j0 + 8 <= cols; j0 += 8)
-                for (int p = 0; p < k8; p += 8)
-                    GemmPacking.Transpose8x8((float*)(src + j0 * sCol + p), sCol, (float*)(dst + p * ld + j0), ld);
-        }
-        for (int p = 0; p < k; p++)
-        {
-            T* sp = src + p * sRow, d = dst + p * ld;
-            // Columns [0, j0) of rows [0, k8) are already copied.
-            for (int j = p < k8 ? j0 : 0; j < cols; j++) d[j] = sp[j * sCol];
-        }
     }
 
     /// <summary>The first row of task <paramref name="task"/> of <paramref name="tasks"/>: equal shares of whole

@@ -90,7 +90,7 @@ internal static unsafe class GemmPacking
     /// <param name="sOuter">Element step between the lines of the panel (rows of A, columns of B).</param>
     /// <param name="sInner">Element step along k.</param>
     /// <param name="rows">Lines present in the source; lines rows..w are zero.</param>
-    /// <param name="w">The panel width (MR or NR).</param>
+    /// <param name="w">The panel width (MR or NR; for the outer form, its padded strip of B).</param>
     /// <param name="kc">Steps of k to pack.</param>
     /// <param name="dst">kc * w elements.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -110,9 +110,20 @@ internal static unsafe class GemmPacking
         }
         else if (sInner == 1)
         {
-            // Each line is contiguous along k (a row-major A, a transposed B): a transpose. Four lines at a time,
-            // f32 lines in 4 x 8 blocks through vector registers, other types element by element.
+            // Each line is contiguous along k (a row-major A, a transposed B): a transpose. f32 lines eight at a
+            // time in 8 x 8 blocks through vector registers, then four at a time in 4 x 8 blocks; other types, and
+            // the steps of k past the last whole block, element by element.
             int r = 0;
+            if (typeof(T) == typeof(float) && Avx.IsSupported)
+                for (; r + 8 <= rows; r += 8)
+                {
+                    T* s0 = src + r * sOuter;
+                    int p = 0;
+                    for (; p + 8 <= kc; p += 8)
+                        Transpose8x8((float*)(s0 + p), sOuter, (float*)(dst + p * w + r), w);
+                    for (; p < kc; p++)
+                        for (int l = 0; l < 8; l++) dst[p * w + r + l] = s0[l * sOuter + p];
+                }
             for (; r + 4 <= rows; r += 4)
             {
                 T* s0 = src + r * sOuter;

@@ -5,8 +5,8 @@ namespace PeftEngine.Cpu;
 
 /// <summary>
 /// A small register-blocked product C = A·B for operands already laid out for it (A read with any strides, B and
-/// C row-major), with no packing: the tile products of fused attention, and the ragged edges of the GEMM's row
-/// form (a few rows of C over a long, row-major B).
+/// C row-major), with no packing: the tile products of fused attention, the ragged edges of the GEMM's row form
+/// (a few rows of C over a long, row-major B), and the GEMM's outer form (a short k over a wide C).
 /// </summary>
 internal static unsafe class TileProduct<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
