@@ -163,6 +163,45 @@ public class GemmTests
         Check(dtype, 2, m, k, n, transA, transB, Layout.Strided, alpha, beta);
     }
 
+    [Theory]
+    [InlineData(DType.F32, 301, 4100, 8, 1.0, 0.0)]   // 3 x 8 blocks: 4 stretches of 1024, 13 groups (the last short), a row and 4 elements of k left over
+    [InlineData(DType.F32, 130, 3000, 4, -0.5, 1.0)]  // 4 x 4 blocks: 2 stretches (1504 and 1488), a tail of 8
+    [InlineData(DType.F32, 77, 2051, 6, 2.0, 0.5)]    // one 4 x 6 block per row block: 2 stretches of 1024, a tail of 3
+    [InlineData(DType.F32, 90, 2050, 5, 1.0, 0.0)]    // 4 x 4 blocks over 8 columns, the last 3 past the edge; 2 stretches, a tail of 2
+    [InlineData(DType.F64, 50, 2605, 4, 1.0, -1.0)]   // f64: 3 stretches (872, 872, 856), a tail of 5
+    [InlineData(DType.F32, 64, 4096, 16, 1.0, 0.0)]   // too wide to cut into stretches: all of k at once
+    public void DotFormStretchesMatchReference(DType dtype, int m, int k, int n, double alpha, double beta)
+    {
+        // x · Aᵀ with the narrow operand larger than one stretch; Strided copies both operands first.
+        Check(dtype, 1, m, k, n, false, true, Layout.Contiguous, alpha, beta);
+        Check(dtype, 2, m, k, n, false, true, Layout.Strided, alpha, beta);
+    }
+
+    [Fact]
+    public void DotFormResultsDoNotDependOnBlockShapeOrStretches()
+    {
+        // The first columns of x · Aᵀ through 3 x 8 blocks in 4 stretches (8 columns), 4 x 4 blocks in 2 stretches
+        // (4 columns) and 4 x 6 blocks over all of k (12 columns): each element is the same sum in the same order.
+        const int m = 301, k = 4100;
+        using var x = TestData.Uniform(1, new Shape(1, m, k), DType.F32);
+        using var a = TestData.Uniform(2, new Shape(1, 12, k), DType.F32);
+        var results = new Dictionary<int, float[]>();
+        foreach (int n in new[] { 4, 8, 12 })
+        {
+            using var rows = Ops.Slice(a, 1, 0, n);
+            using var c = Tensor.Empty(new Shape(1, m, n), DType.F32);
+            CpuBackend.Instance.Gemm(x, rows, c, false, true);
+            results[n] = c.ToArray<float>();
+        }
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < 8; j++)
+            {
+                float wide = results[12][i * 12 + j];
+                Assert.Equal(wide, results[8][i * 8 + j]);
+                if (j < 4) Assert.Equal(wide, results[4][i * 4 + j]);
+            }
+    }
+
     [Fact]
     public void StreamedAndCachedStoresOfCGiveTheSameBits()
     {
@@ -184,7 +223,7 @@ public class GemmTests
     [Fact]
     public void ResultsDoNotDependOnTheThreadCount()
     {
-        foreach (var (m, k, n) in new[] { (300, 1700, 333), (1, 3000, 700), (700, 3000, 1), (2000, 300, 8), (8, 600, 700), (1000, 8, 1200), (333, 16, 1100) })
+        foreach (var (m, k, n) in new[] { (300, 1700, 333), (1, 3000, 700), (700, 3000, 1), (2000, 300, 8), (700, 4100, 8), (8, 600, 700), (1000, 8, 1200), (333, 16, 1100) })
         {
             using var a = TestData.Uniform(1, new Shape(1, m, k), DType.F32);
             using var b = TestData.Uniform(2, new Shape(1, k, n), DType.F32);

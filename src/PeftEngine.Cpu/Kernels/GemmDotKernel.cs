@@ -4,70 +4,68 @@ using System.Runtime.CompilerServices;
 namespace PeftEngine.Cpu;
 
 /// <summary>
-/// A register-blocked dot-product kernel for products whose operands are both contiguous along k (rows of A,
-/// columns of B, as in x · Wᵀ): it computes a 4 x 4 block of C as 16 dot products at once, loading each
-/// vector of the 4 rows and 4 columns once for 4 multiply-adds (or a 4 x 6 block, with 32 vector registers). No packing is needed, which is what makes it the
-/// better choice when C is narrow (a few rows or columns) and packing would copy a whole big operand.
+/// Register-blocked dot-product kernels for products whose operands are both contiguous along k (rows of A,
+/// columns of B, as in x · Wᵀ): a block of C (4 x 4, 4 x 6 or 3 x 8) is computed as that many dot products at once,
+/// each vector of the block's rows and columns loaded once for several multiply-adds. No packing is needed, which
+/// is what makes them the better choice when C is narrow (a few rows or columns) and packing would copy a whole big
+/// operand.
 /// </summary>
-/// <remarks>Each of the 16 sums runs the same way: lane-wise partial sums over k in steps of the vector
-/// width, then the lanes added, then the leftover elements in order. A result therefore depends only on its
-/// own row, column and k, never on where in the block (or in C) it sits.</remarks>
+/// <remarks>
+/// The kernels add a stretch [p0, p1) of k (a whole number of vectors) to lane-wise partial sums kept in memory,
+/// <c>acc</c>, one vector per element of the block, row by row. A caller can therefore cut k into stretches whose
+/// slice of the narrow operand stays in L1 and come back to a block after the other blocks have taken the same
+/// stretch (<see cref="GemmDotRows{TOps, TV, T}"/>). <see cref="Finish"/> then adds the lanes and the leftover
+/// elements in order. Every sum runs the same way: lane-wise partial sums over k in steps of the vector width, the
+/// lanes added, then the leftover elements; a result depends only on its own row, column and k, never on the block
+/// shape, the stretches or where in C it sits.
+/// </remarks>
 internal static unsafe class GemmDotKernel<TOps, TV, T>
     where TOps : IGemmVector<TV, T>
     where TV : struct
     where T : unmanaged, IFloatingPointIeee754<T>
 {
-    /// <summary>s[4 r + c] = Σ_p a_r[p] · b_c[p] for rows a0..a3 and columns b0..b3 of length k.</summary>
+    /// <summary>acc[4 r + c] += a_r[p] · b_c[p] lane-wise over p in [p0, p1), for rows a[0..4) and columns b[0..4)
+    /// (each acc entry one vector): 8 vector loads per 16 multiply-adds.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Block(T* a0, T* a1, T* a2, T* a3, T* b0, T* b1, T* b2, T* b3, int k, T* s)
+    public static void Accumulate4x4(T** a, T** b, int p0, int p1, T* acc)
     {
-        TV c00 = TOps.Zero, c01 = TOps.Zero, c02 = TOps.Zero, c03 = TOps.Zero, c10 = TOps.Zero, c11 = TOps.Zero, c12 = TOps.Zero, c13 = TOps.Zero;
-        TV c20 = TOps.Zero, c21 = TOps.Zero, c22 = TOps.Zero, c23 = TOps.Zero, c30 = TOps.Zero, c31 = TOps.Zero, c32 = TOps.Zero, c33 = TOps.Zero;
-        int w = TOps.Count, p = 0;
-        for (; p + w <= k; p += w)
+        T* a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3], b0 = b[0], b1 = b[1], b2 = b[2], b3 = b[3];
+        int w = TOps.Count;
+        TV c00 = TOps.Load(acc), c01 = TOps.Load(acc + w), c02 = TOps.Load(acc + 2 * w), c03 = TOps.Load(acc + 3 * w);
+        TV c10 = TOps.Load(acc + 4 * w), c11 = TOps.Load(acc + 5 * w), c12 = TOps.Load(acc + 6 * w), c13 = TOps.Load(acc + 7 * w);
+        TV c20 = TOps.Load(acc + 8 * w), c21 = TOps.Load(acc + 9 * w), c22 = TOps.Load(acc + 10 * w), c23 = TOps.Load(acc + 11 * w);
+        TV c30 = TOps.Load(acc + 12 * w), c31 = TOps.Load(acc + 13 * w), c32 = TOps.Load(acc + 14 * w), c33 = TOps.Load(acc + 15 * w);
+        for (int p = p0; p < p1; p += w)
         {
             TV x0 = TOps.Load(a0 + p), x1 = TOps.Load(a1 + p), x2 = TOps.Load(a2 + p), x3 = TOps.Load(a3 + p);
             TV y;
             y = TOps.Load(b0 + p);
-            c00 = TOps.MulAdd(x0, y, c00); c10 = TOps.MulAdd(x1, y, c10);
-            c20 = TOps.MulAdd(x2, y, c20); c30 = TOps.MulAdd(x3, y, c30);
+            c00 = TOps.MulAdd(x0, y, c00); c10 = TOps.MulAdd(x1, y, c10); c20 = TOps.MulAdd(x2, y, c20); c30 = TOps.MulAdd(x3, y, c30);
             y = TOps.Load(b1 + p);
-            c01 = TOps.MulAdd(x0, y, c01); c11 = TOps.MulAdd(x1, y, c11);
-            c21 = TOps.MulAdd(x2, y, c21); c31 = TOps.MulAdd(x3, y, c31);
+            c01 = TOps.MulAdd(x0, y, c01); c11 = TOps.MulAdd(x1, y, c11); c21 = TOps.MulAdd(x2, y, c21); c31 = TOps.MulAdd(x3, y, c31);
             y = TOps.Load(b2 + p);
-            c02 = TOps.MulAdd(x0, y, c02); c12 = TOps.MulAdd(x1, y, c12);
-            c22 = TOps.MulAdd(x2, y, c22); c32 = TOps.MulAdd(x3, y, c32);
+            c02 = TOps.MulAdd(x0, y, c02); c12 = TOps.MulAdd(x1, y, c12); c22 = TOps.MulAdd(x2, y, c22); c32 = TOps.MulAdd(x3, y, c32);
             y = TOps.Load(b3 + p);
-            c03 = TOps.MulAdd(x0, y, c03); c13 = TOps.MulAdd(x1, y, c13);
-            c23 = TOps.MulAdd(x2, y, c23); c33 = TOps.MulAdd(x3, y, c33);
+            c03 = TOps.MulAdd(x0, y, c03); c13 = TOps.MulAdd(x1, y, c13); c23 = TOps.MulAdd(x2, y, c23); c33 = TOps.MulAdd(x3, y, c33);
         }
-        s[0] = TOps.Sum(c00); s[1] = TOps.Sum(c01); s[2] = TOps.Sum(c02); s[3] = TOps.Sum(c03);
-        s[4] = TOps.Sum(c10); s[5] = TOps.Sum(c11); s[6] = TOps.Sum(c12); s[7] = TOps.Sum(c13);
-        s[8] = TOps.Sum(c20); s[9] = TOps.Sum(c21); s[10] = TOps.Sum(c22); s[11] = TOps.Sum(c23);
-        s[12] = TOps.Sum(c30); s[13] = TOps.Sum(c31); s[14] = TOps.Sum(c32); s[15] = TOps.Sum(c33);
-        for (; p < k; p++)
-        {
-            T y0 = b0[p], y1 = b1[p], y2 = b2[p], y3 = b3[p];
-            TailRow(a0[p], y0, y1, y2, y3, s);
-            TailRow(a1[p], y0, y1, y2, y3, s + 4);
-            TailRow(a2[p], y0, y1, y2, y3, s + 8);
-            TailRow(a3[p], y0, y1, y2, y3, s + 12);
-        }
+        TOps.Store(acc, c00); TOps.Store(acc + w, c01); TOps.Store(acc + 2 * w, c02); TOps.Store(acc + 3 * w, c03);
+        TOps.Store(acc + 4 * w, c10); TOps.Store(acc + 5 * w, c11); TOps.Store(acc + 6 * w, c12); TOps.Store(acc + 7 * w, c13);
+        TOps.Store(acc + 8 * w, c20); TOps.Store(acc + 9 * w, c21); TOps.Store(acc + 10 * w, c22); TOps.Store(acc + 11 * w, c23);
+        TOps.Store(acc + 12 * w, c30); TOps.Store(acc + 13 * w, c31); TOps.Store(acc + 14 * w, c32); TOps.Store(acc + 15 * w, c33);
     }
 
-    /// <summary>s[6 r + c] = Σ_p a_r[p] · b_c[p] for rows a0..a3 and columns b[0..6] of length k: the same sums as
-    /// <see cref="Block"/>, six columns at a time (24 accumulators, for 32-register vector units): 10 vector loads
-    /// per 24 multiply-adds instead of 8 per 16.</summary>
+    /// <summary>acc[6 r + c] += a_r[p] · b_c[p] lane-wise over p in [p0, p1), for rows a[0..4) and columns b[0..6):
+    /// 24 accumulators, for 32-register vector units; 10 vector loads per 24 multiply-adds.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Block4x6(T* a0, T* a1, T* a2, T* a3, T** b, int k, T* s)
+    public static void Accumulate4x6(T** a, T** b, int p0, int p1, T* acc)
     {
-        T* b0 = b[0], b1 = b[1], b2 = b[2], b3 = b[3], b4 = b[4], b5 = b[5];
-        TV c00 = TOps.Zero, c01 = TOps.Zero, c02 = TOps.Zero, c03 = TOps.Zero, c04 = TOps.Zero, c05 = TOps.Zero;
-        TV c10 = TOps.Zero, c11 = TOps.Zero, c12 = TOps.Zero, c13 = TOps.Zero, c14 = TOps.Zero, c15 = TOps.Zero;
-        TV c20 = TOps.Zero, c21 = TOps.Zero, c22 = TOps.Zero, c23 = TOps.Zero, c24 = TOps.Zero, c25 = TOps.Zero;
-        TV c30 = TOps.Zero, c31 = TOps.Zero, c32 = TOps.Zero, c33 = TOps.Zero, c34 = TOps.Zero, c35 = TOps.Zero;
-        int w = TOps.Count, p = 0;
-        for (; p + w <= k; p += w)
+        T* a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3], b0 = b[0], b1 = b[1], b2 = b[2], b3 = b[3], b4 = b[4], b5 = b[5];
+        int w = TOps.Count;
+        TV c00 = TOps.Load(acc), c01 = TOps.Load(acc + w), c02 = TOps.Load(acc + 2 * w), c03 = TOps.Load(acc + 3 * w), c04 = TOps.Load(acc + 4 * w), c05 = TOps.Load(acc + 5 * w);
+        TV c10 = TOps.Load(acc + 6 * w), c11 = TOps.Load(acc + 7 * w), c12 = TOps.Load(acc + 8 * w), c13 = TOps.Load(acc + 9 * w), c14 = TOps.Load(acc + 10 * w), c15 = TOps.Load(acc + 11 * w);
+        TV c20 = TOps.Load(acc + 12 * w), c21 = TOps.Load(acc + 13 * w), c22 = TOps.Load(acc + 14 * w), c23 = TOps.Load(acc + 15 * w), c24 = TOps.Load(acc + 16 * w), c25 = TOps.Load(acc + 17 * w);
+        TV c30 = TOps.Load(acc + 18 * w), c31 = TOps.Load(acc + 19 * w), c32 = TOps.Load(acc + 20 * w), c33 = TOps.Load(acc + 21 * w), c34 = TOps.Load(acc + 22 * w), c35 = TOps.Load(acc + 23 * w);
+        for (int p = p0; p < p1; p += w)
         {
             TV x0 = TOps.Load(a0 + p), x1 = TOps.Load(a1 + p), x2 = TOps.Load(a2 + p), x3 = TOps.Load(a3 + p);
             TV y = TOps.Load(b0 + p);
@@ -83,31 +81,77 @@ internal static unsafe class GemmDotKernel<TOps, TV, T>
             y = TOps.Load(b5 + p);
             c05 = TOps.MulAdd(x0, y, c05); c15 = TOps.MulAdd(x1, y, c15); c25 = TOps.MulAdd(x2, y, c25); c35 = TOps.MulAdd(x3, y, c35);
         }
-        s[0] = TOps.Sum(c00); s[1] = TOps.Sum(c01); s[2] = TOps.Sum(c02); s[3] = TOps.Sum(c03); s[4] = TOps.Sum(c04); s[5] = TOps.Sum(c05);
-        s[6] = TOps.Sum(c10); s[7] = TOps.Sum(c11); s[8] = TOps.Sum(c12); s[9] = TOps.Sum(c13); s[10] = TOps.Sum(c14); s[11] = TOps.Sum(c15);
-        s[12] = TOps.Sum(c20); s[13] = TOps.Sum(c21); s[14] = TOps.Sum(c22); s[15] = TOps.Sum(c23); s[16] = TOps.Sum(c24); s[17] = TOps.Sum(c25);
-        s[18] = TOps.Sum(c30); s[19] = TOps.Sum(c31); s[20] = TOps.Sum(c32); s[21] = TOps.Sum(c33); s[22] = TOps.Sum(c34); s[23] = TOps.Sum(c35);
-        T* x = stackalloc T[4];
-        for (; p < k; p++)
-        {
-            T y0 = b0[p], y1 = b1[p], y2 = b2[p], y3 = b3[p], y4 = b4[p], y5 = b5[p];
-            x[0] = a0[p]; x[1] = a1[p]; x[2] = a2[p]; x[3] = a3[p];
-            for (int r = 0; r < 4; r++)
-            {
-                T* sr = s + 6 * r;
-                sr[0] = T.FusedMultiplyAdd(x[r], y0, sr[0]); sr[1] = T.FusedMultiplyAdd(x[r], y1, sr[1]);
-                sr[2] = T.FusedMultiplyAdd(x[r], y2, sr[2]); sr[3] = T.FusedMultiplyAdd(x[r], y3, sr[3]);
-                sr[4] = T.FusedMultiplyAdd(x[r], y4, sr[4]); sr[5] = T.FusedMultiplyAdd(x[r], y5, sr[5]);
-            }
-        }
+        TOps.Store(acc, c00); TOps.Store(acc + w, c01); TOps.Store(acc + 2 * w, c02); TOps.Store(acc + 3 * w, c03); TOps.Store(acc + 4 * w, c04); TOps.Store(acc + 5 * w, c05);
+        TOps.Store(acc + 6 * w, c10); TOps.Store(acc + 7 * w, c11); TOps.Store(acc + 8 * w, c12); TOps.Store(acc + 9 * w, c13); TOps.Store(acc + 10 * w, c14); TOps.Store(acc + 11 * w, c15);
+        TOps.Store(acc + 12 * w, c20); TOps.Store(acc + 13 * w, c21); TOps.Store(acc + 14 * w, c22); TOps.Store(acc + 15 * w, c23); TOps.Store(acc + 16 * w, c24); TOps.Store(acc + 17 * w, c25);
+        TOps.Store(acc + 18 * w, c30); TOps.Store(acc + 19 * w, c31); TOps.Store(acc + 20 * w, c32); TOps.Store(acc + 21 * w, c33); TOps.Store(acc + 22 * w, c34); TOps.Store(acc + 23 * w, c35);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void TailRow(T x, T y0, T y1, T y2, T y3, T* s)
+    /// <summary>acc[8 r + c] += a_r[p] · b_c[p] lane-wise over p in [p0, p1), for rows a[0..3) and columns b[0..8):
+    /// 24 accumulators, for 32-register vector units; 11 vector loads per 24 multiply-adds, and every vector of a
+    /// row of A (the long operand of x · Aᵀ at rank 8) loaded once.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Accumulate3x8(T** a, T** b, int p0, int p1, T* acc)
     {
-        s[0] = T.FusedMultiplyAdd(x, y0, s[0]);
-        s[1] = T.FusedMultiplyAdd(x, y1, s[1]);
-        s[2] = T.FusedMultiplyAdd(x, y2, s[2]);
-        s[3] = T.FusedMultiplyAdd(x, y3, s[3]);
+        T* a0 = a[0], a1 = a[1], a2 = a[2];
+        T* b0 = b[0], b1 = b[1], b2 = b[2], b3 = b[3], b4 = b[4], b5 = b[5], b6 = b[6], b7 = b[7];
+        int w = TOps.Count;
+        TV c00 = TOps.Load(acc), c01 = TOps.Load(acc + w), c02 = TOps.Load(acc + 2 * w), c03 = TOps.Load(acc + 3 * w);
+        TV c04 = TOps.Load(acc + 4 * w), c05 = TOps.Load(acc + 5 * w), c06 = TOps.Load(acc + 6 * w), c07 = TOps.Load(acc + 7 * w);
+        TV c10 = TOps.Load(acc + 8 * w), c11 = TOps.Load(acc + 9 * w), c12 = TOps.Load(acc + 10 * w), c13 = TOps.Load(acc + 11 * w);
+        TV c14 = TOps.Load(acc + 12 * w), c15 = TOps.Load(acc + 13 * w), c16 = TOps.Load(acc + 14 * w), c17 = TOps.Load(acc + 15 * w);
+        TV c20 = TOps.Load(acc + 16 * w), c21 = TOps.Load(acc + 17 * w), c22 = TOps.Load(acc + 18 * w), c23 = TOps.Load(acc + 19 * w);
+        TV c24 = TOps.Load(acc + 20 * w), c25 = TOps.Load(acc + 21 * w), c26 = TOps.Load(acc + 22 * w), c27 = TOps.Load(acc + 23 * w);
+        for (int p = p0; p < p1; p += w)
+        {
+            TV x0 = TOps.Load(a0 + p), x1 = TOps.Load(a1 + p), x2 = TOps.Load(a2 + p);
+            TV y = TOps.Load(b0 + p);
+            c00 = TOps.MulAdd(x0, y, c00); c10 = TOps.MulAdd(x1, y, c10); c20 = TOps.MulAdd(x2, y, c20);
+            y = TOps.Load(b1 + p);
+            c01 = TOps.MulAdd(x0, y, c01); c11 = TOps.MulAdd(x1, y, c11); c21 = TOps.MulAdd(x2, y, c21);
+            y = TOps.Load(b2 + p);
+            c02 = TOps.MulAdd(x0, y, c02); c12 = TOps.MulAdd(x1, y, c12); c22 = TOps.MulAdd(x2, y, c22);
+            y = TOps.Load(b3 + p);
+            c03 = TOps.MulAdd(x0, y, c03); c13 = TOps.MulAdd(x1, y, c13); c23 = TOps.MulAdd(x2, y, c23);
+            y = TOps.Load(b4 + p);
+            c04 = TOps.MulAdd(x0, y, c04); c14 = TOps.MulAdd(x1, y, c14); c24 = TOps.MulAdd(x2, y, c24);
+            y = TOps.Load(b5 + p);
+            c05 = TOps.MulAdd(x0, y, c05); c15 = TOps.MulAdd(x1, y, c15); c25 = TOps.MulAdd(x2, y, c25);
+            y = TOps.Load(b6 + p);
+            c06 = TOps.MulAdd(x0, y, c06); c16 = TOps.MulAdd(x1, y, c16); c26 = TOps.MulAdd(x2, y, c26);
+            y = TOps.Load(b7 + p);
+            c07 = TOps.MulAdd(x0, y, c07); c17 = TOps.MulAdd(x1, y, c17); c27 = TOps.MulAdd(x2, y, c27);
+        }
+        TOps.Store(acc, c00); TOps.Store(acc + w, c01); TOps.Store(acc + 2 * w, c02); TOps.Store(acc + 3 * w, c03);
+        TOps.Store(acc + 4 * w, c04); TOps.Store(acc + 5 * w, c05); TOps.Store(acc + 6 * w, c06); TOps.Store(acc + 7 * w, c07);
+        TOps.Store(acc + 8 * w, c10); TOps.Store(acc + 9 * w, c11); TOps.Store(acc + 10 * w, c12); TOps.Store(acc + 11 * w, c13);
+        TOps.Store(acc + 12 * w, c14); TOps.Store(acc + 13 * w, c15); TOps.Store(acc + 14 * w, c16); TOps.Store(acc + 15 * w, c17);
+        TOps.Store(acc + 16 * w, c20); TOps.Store(acc + 17 * w, c21); TOps.Store(acc + 18 * w, c22); TOps.Store(acc + 19 * w, c23);
+        TOps.Store(acc + 20 * w, c24); TOps.Store(acc + 21 * w, c25); TOps.Store(acc + 22 * w, c26); TOps.Store(acc + 23 * w, c27);
+    }
+
+    /// <summary>Adds the stretch [p0, p1) to a rows x cols block with the kernel for that shape (4 x 4, 4 x 6 or
+    /// 3 x 8).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Accumulate(int rows, int cols, T** a, T** b, int p0, int p1, T* acc)
+    {
+        if (rows == 3) Accumulate3x8(a, b, p0, p1, acc);
+        else if (cols == 6) Accumulate4x6(a, b, p0, p1, acc);
+        else Accumulate4x4(a, b, p0, p1, acc);
+    }
+
+    /// <summary>s[cols r + c] = the lanes of acc[cols r + c] added, then a_r[p] · b_c[p] for the leftover elements
+    /// p in [kv, k) in order: the finished dot products of a rows x cols block.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Finish(int rows, int cols, T** a, T** b, int kv, int k, T* acc, T* s)
+    {
+        int w = TOps.Count;
+        for (int e = 0; e < rows * cols; e++) s[e] = TOps.Sum(TOps.Load(acc + e * w));
+        for (int p = kv; p < k; p++)
+            for (int r = 0; r < rows; r++)
+            {
+                T x = a[r][p];
+                for (int c = 0; c < cols; c++) s[r * cols + c] = T.FusedMultiplyAdd(x, b[c][p], s[r * cols + c]);
+            }
     }
 }

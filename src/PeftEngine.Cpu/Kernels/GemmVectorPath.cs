@@ -13,8 +13,9 @@ namespace PeftEngine.Cpu;
 /// these skip packing:
 /// <list type="bullet">
 /// <item>dot form, <c>C[i, j] = alpha · dot(row i of A, column j of B) + beta · C[i, j]</c>, when the rows of A and
-/// the columns of B are contiguous along k (the narrow operand is gathered first when it is not): 4 x 4 or 4 x 6
-/// blocks of dot products (<see cref="GemmDotKernel{TOps, TV, T}"/>), or single dot products for a matrix-vector
+/// the columns of B are contiguous along k (the narrow operand is gathered first when it is not): blocks of dot
+/// products (<see cref="GemmDotKernel{TOps, TV, T}"/>; for few columns, k in stretches that keep the narrow
+/// operand's slice in L1, <see cref="GemmDotRows{TOps, TV, T}"/>), or single dot products for a matrix-vector
 /// product;</item>
 /// <item>row form, for a few rows of C over a B stored by rows (dA = dhᵀ · x of a LoRA factor): bands of C take
 /// the rows of B in order, four at a time (<see cref="RowForm"/>); and the same for a C with few columns over an A
@@ -103,7 +104,8 @@ internal static unsafe class GemmVectorPath<T> where T : unmanaged, IFloatingPoi
     }
 
     /// <summary>Every C[i, j] as one dot product of contiguous length-k vectors: a single row or column one
-    /// product at a time, anything wider in 4 x 4 or 4 x 6 blocks (<see cref="GemmDotKernel{TOps, TV, T}"/>).</summary>
+    /// product at a time; few columns in blocks of rows (<see cref="GemmDotRows{TOps, TV, T}"/>); few rows in 4 x 4
+    /// blocks over ranges of columns (<see cref="GemmDotKernel{TOps, TV, T}"/>).</summary>
     private static void DotForm<TOps, TV>(GemmArgs<T> g, long t, bool parallel)
         where TOps : IGemmVector<TV, T>
         where TV : struct
@@ -139,55 +141,41 @@ internal static unsafe class GemmVectorPath<T> where T : unmanaged, IFloatingPoi
                 else Dots(0, len);
                 return;
             }
-            int rowBlocks = (m + 3) / 4, colBlocks = (n + 3) / 4;
-            // With 32 vector registers (AVX-512) the blocks can be 4 x 6: 10 vector loads per 24 multiply-adds
-            // rather than 8 per 16, for a product bound by loads from L2 (x · Aᵀ, n = 16: +7–9%).
-            bool wide = typeof(TV) == typeof(Vector512<T>) && Vector512.IsHardwareAccelerated;
-            // The 4 x width block of C at rows 4·rb.., columns j0.. (width 4 or 6). Rows and columns past the edge
-            // repeat the last one; their results are dropped.
-            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-            void BlockAt(long rb, int j0, int width)
-            {
-                int i0 = (int)rb * 4;
-                T* s = stackalloc T[24];
-                T** cols = stackalloc T*[6];
-                for (int q = 0; q < width; q++) cols[q] = bc + Math.Min(j0 + q, n - 1) * cb;
-                T* x0 = ar + Math.Min(i0, m - 1) * ra, x1 = ar + Math.Min(i0 + 1, m - 1) * ra;
-                T* x2 = ar + Math.Min(i0 + 2, m - 1) * ra, x3 = ar + Math.Min(i0 + 3, m - 1) * ra;
-                if (width == 6) GemmDotKernel<TOps, TV, T>.Block4x6(x0, x1, x2, x3, cols, k, s);
-                else GemmDotKernel<TOps, TV, T>.Block(x0, x1, x2, x3, cols[0], cols[1], cols[2], cols[3], k, s);
-                for (int r = 0; r < 4 && i0 + r < m; r++)
-                    for (int q = 0; q < width && j0 + q < n; q++)
-                        Write(c + (i0 + r) * ldc + j0 + q, s[r * width + q], alpha, beta);
-            }
-            // Split the long side over the threads; the short side's blocks stay in cache.
             if (m >= n)
             {
-                [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-                void RowBlocks(long r0, long r1)
+                // Few columns (x · Aᵀ): blocks of rows, k in stretches that keep the narrow operand's slice in L1.
+                GemmDotRows<TOps, TV, T>.Run(ar, ra, bc, cb, m, n, k, c, ldc, alpha, beta, parallel);
+                return;
+            }
+            // Few rows (a few tokens through x · Wᵀ): 4 x 4 blocks, each thread a range of column blocks, the rows of
+            // A (the narrow operand) staying in cache.
+            int colBlocks = (n + 3) / 4;
+            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+            void ColBlocks(long c0, long c1)
+            {
+                int w = TOps.Count, kv = k - k % w;
+                T* acc = stackalloc T[16 * w];
+                T* s = stackalloc T[16];
+                T** x = stackalloc T*[4];
+                T** cols = stackalloc T*[4];
+                for (long cbk = c0; cbk < c1; cbk++)
                 {
-                    for (long rb = r0; rb < r1; rb++)
+                    int j0 = (int)cbk * 4;
+                    for (int q = 0; q < 4; q++) cols[q] = bc + Math.Min(j0 + q, n - 1) * cb;
+                    for (int i0 = 0; i0 < m; i0 += 4)
                     {
-                        // Six columns at a time while that leaves none or at least four; then four.
-                        int j0 = 0;
-                        for (; wide && (n - j0 >= 10 || n - j0 == 6); j0 += 6) BlockAt(rb, j0, 6);
-                        for (; j0 < n; j0 += 4) BlockAt(rb, j0, 4);
+                        for (int r = 0; r < 4; r++) x[r] = ar + Math.Min(i0 + r, m - 1) * ra;
+                        new Span<T>(acc, 16 * w).Clear();
+                        GemmDotKernel<TOps, TV, T>.Accumulate4x4(x, cols, 0, kv, acc);
+                        GemmDotKernel<TOps, TV, T>.Finish(4, 4, x, cols, kv, k, acc, s);
+                        for (int r = 0; r < 4 && i0 + r < m; r++)
+                            for (int q = 0; q < 4 && j0 + q < n; q++)
+                                Write(c + (i0 + r) * ldc + j0 + q, s[r * 4 + q], alpha, beta);
                     }
                 }
-                if (parallel) CpuParallel.For(rowBlocks, 4L * n * k, RowBlocks);
-                else RowBlocks(0, rowBlocks);
             }
-            else
-            {
-                [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-                void ColBlocks(long c0, long c1)
-                {
-                    for (long cbk = c0; cbk < c1; cbk++)
-                        for (long rb = 0; rb < rowBlocks; rb++) BlockAt(rb, (int)cbk * 4, 4);
-                }
-                if (parallel) CpuParallel.For(colBlocks, 4L * m * k, ColBlocks);
-                else ColBlocks(0, colBlocks);
-            }
+            if (parallel) CpuParallel.For(colBlocks, 4L * m * k, ColBlocks);
+            else ColBlocks(0, colBlocks);
         }
         finally
         {
@@ -331,6 +319,7 @@ internal static unsafe class GemmVectorPath<T> where T : unmanaged, IFloatingPoi
         }
     }
 
-    private static void Write(T* y, T acc, T alpha, T beta) =>
+    /// <summary>*y = alpha · acc + beta · *y (not read when beta is 0), as fma(acc, alpha, beta · *y).</summary>
+    internal static void Write(T* y, T acc, T alpha, T beta) =>
         *y = beta == T.Zero ? acc * alpha : T.FusedMultiplyAdd(acc, alpha, beta == T.One ? *y : *y * beta);
 }
