@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics.X86;
 
 namespace PeftEngine.Cpu;
 
@@ -89,11 +90,14 @@ internal static unsafe class GemmDotKernel<TOps, TV, T>
 
     /// <summary>acc[8 r + c] += a_r[p] · b_c[p] lane-wise over p in [p0, p1), for rows a[0..3) and columns b[0..8):
     /// 24 accumulators, for 32-register vector units; 11 vector loads per 24 multiply-adds, and every vector of a
-    /// row of A (the long operand of x · Aᵀ at rank 8) loaded once.</summary>
+    /// row of A (the long operand of x · Aᵀ at rank 8) loaded once. The same span of the three rows
+    /// <paramref name="next"/> (the block a caller takes next) is prefetched into L1 on the way, one line per row and
+    /// step: the rows of x come from memory in short runs that the hardware prefetcher alone does not keep up with.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Accumulate3x8(T** a, T** b, int p0, int p1, T* acc)
+    public static void Accumulate3x8(T** a, T** b, int p0, int p1, T* acc, T** next)
     {
         T* a0 = a[0], a1 = a[1], a2 = a[2];
+        T* n0 = next[0], n1 = next[1], n2 = next[2];
         T* b0 = b[0], b1 = b[1], b2 = b[2], b3 = b[3], b4 = b[4], b5 = b[5], b6 = b[6], b7 = b[7];
         int w = TOps.Count;
         TV c00 = TOps.Load(acc), c01 = TOps.Load(acc + w), c02 = TOps.Load(acc + 2 * w), c03 = TOps.Load(acc + 3 * w);
@@ -105,6 +109,12 @@ internal static unsafe class GemmDotKernel<TOps, TV, T>
         for (int p = p0; p < p1; p += w)
         {
             TV x0 = TOps.Load(a0 + p), x1 = TOps.Load(a1 + p), x2 = TOps.Load(a2 + p);
+            if (Sse.IsSupported)
+            {
+                Sse.Prefetch0(n0 + p);
+                Sse.Prefetch0(n1 + p);
+                Sse.Prefetch0(n2 + p);
+            }
             TV y = TOps.Load(b0 + p);
             c00 = TOps.MulAdd(x0, y, c00); c10 = TOps.MulAdd(x1, y, c10); c20 = TOps.MulAdd(x2, y, c20);
             y = TOps.Load(b1 + p);
@@ -131,11 +141,11 @@ internal static unsafe class GemmDotKernel<TOps, TV, T>
     }
 
     /// <summary>Adds the stretch [p0, p1) to a rows x cols block with the kernel for that shape (4 x 4, 4 x 6 or
-    /// 3 x 8).</summary>
+    /// 3 x 8; the last prefetches the rows <paramref name="next"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Accumulate(int rows, int cols, T** a, T** b, int p0, int p1, T* acc)
+    public static void Accumulate(int rows, int cols, T** a, T** b, int p0, int p1, T* acc, T** next)
     {
-        if (rows == 3) Accumulate3x8(a, b, p0, p1, acc);
+        if (rows == 3) Accumulate3x8(a, b, p0, p1, acc, next);
         else if (cols == 6) Accumulate4x6(a, b, p0, p1, acc);
         else Accumulate4x4(a, b, p0, p1, acc);
     }

@@ -70,7 +70,7 @@ internal static unsafe class GemmDotRows<TOps, TV, T>
             long r0 = first * group, r1 = Math.Min(rowBlocks, end * group);
             using var accBlock = new PooledBlock<T>((long)group * blockAcc);
             T* acc = accBlock.Ptr;
-            T** x = stackalloc T*[4];
+            T** x = stackalloc T*[4], next = stackalloc T*[4];
             T** cols = stackalloc T*[padded];
             T* s = stackalloc T[rows * 8];
             for (int j = 0; j < padded; j++) cols[j] = b + Math.Min(j, n - 1) * cb;
@@ -84,9 +84,15 @@ internal static unsafe class GemmDotRows<TOps, TV, T>
                     for (int bi = 0; bi < blocks; bi++)
                     {
                         SetRows(x, (int)(g0 + bi) * rows);
+                        // The block that follows in this walk: the group's next block, or its first one in the next
+                        // stretch (shifted by a stretch, the same span as this one when that is the last).
+                        bool last = bi + 1 == blocks;
+                        SetRows(next, (int)(last ? g0 : g0 + bi + 1) * rows);
+                        int shift = last && p1 + stretch <= kv ? stretch : 0;
+                        for (int r = 0; r < rows; r++) next[r] += shift;
                         T* blockSums = acc + bi * blockAcc;
                         for (int j0 = 0; j0 < n; j0 += Width(j0))
-                            GemmDotKernel<TOps, TV, T>.Accumulate(rows, Width(j0), x, cols + j0, p0, p1, blockSums + rows * j0 * w);
+                            GemmDotKernel<TOps, TV, T>.Accumulate(rows, Width(j0), x, cols + j0, p0, p1, blockSums + rows * j0 * w, next);
                     }
                 }
                 for (int bi = 0; bi < blocks; bi++)
