@@ -12,8 +12,9 @@ namespace PeftEngine.Benchmarks;
 /// <item>Write: whole rows (each thread its half of the rows); tiles of 4 rows x 512 bytes (the outer form's stores);
 /// tiles of 12 rows x 128 bytes (the blocked micro-kernel's 12 x 32 tile); the last two also with non-temporal
 /// stores, which skip reading each line before it is overwritten.</item>
-/// <item>Read: whole rows per thread (the dot form of x · Aᵀ) and bands of 1024 columns over all rows (the row form of
-/// dA = dhᵀ · x).</item>
+/// <item>Read: whole rows per thread (the dot form of x · Aᵀ for more than 8 columns) and bands of 1024 columns over
+/// all rows (the row form of dA = dhᵀ · x; the dot form at r ≤ 8 reads 1024-column stretches of 24 rows at a
+/// time).</item>
 /// </list>
 /// <c>--filter '*MemoryPattern*'</c>; GB/s = 8 MiB / mean time.
 /// </summary>

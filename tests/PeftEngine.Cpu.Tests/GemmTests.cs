@@ -170,6 +170,7 @@ public class GemmTests
     [InlineData(DType.F32, 90, 2050, 5, 1.0, 0.0)]    // 4 x 4 blocks over 8 columns, the last 3 past the edge; 2 stretches, a tail of 2
     [InlineData(DType.F64, 50, 2605, 4, 1.0, -1.0)]   // f64: 3 stretches (872, 872, 856), a tail of 5
     [InlineData(DType.F32, 64, 4096, 16, 1.0, 0.0)]   // too wide to cut into stretches: all of k at once
+    [InlineData(DType.F32, 1100, 4100, 8, 1.0, 0.0)]  // x of 17 MiB: the 3 x 8 blocks prefetch the next block's rows
     public void DotFormStretchesMatchReference(DType dtype, int m, int k, int n, double alpha, double beta)
     {
         // x · Aᵀ with the narrow operand larger than one stretch; Strided copies both operands first.

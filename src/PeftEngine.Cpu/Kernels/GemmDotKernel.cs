@@ -91,8 +91,9 @@ internal static unsafe class GemmDotKernel<TOps, TV, T>
     /// <summary>acc[8 r + c] += a_r[p] · b_c[p] lane-wise over p in [p0, p1), for rows a[0..3) and columns b[0..8):
     /// 24 accumulators, for 32-register vector units; 11 vector loads per 24 multiply-adds, and every vector of a
     /// row of A (the long operand of x · Aᵀ at rank 8) loaded once. The same span of the three rows
-    /// <paramref name="next"/> (the block a caller takes next) is prefetched into L1 on the way, one line per row and
-    /// step: the rows of x come from memory in short runs that the hardware prefetcher alone does not keep up with.</summary>
+    /// <paramref name="next"/> (the block a caller takes next, or <paramref name="a"/> itself for none) is prefetched
+    /// into L1 on the way, one line per row and step: rows of x that come from memory in short runs are more than the
+    /// hardware prefetcher alone keeps up with.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Accumulate3x8(T** a, T** b, int p0, int p1, T* acc, T** next)
     {
