@@ -141,6 +141,8 @@ public class GemmTests
     [InlineData(DType.F64, 301, 16, 1800, false, true, 0.0)]   // C about 4.3 MiB
     [InlineData(DType.F32, 601, 24, 2100, false, true, 0.0)]   // k past the outer form: C streamed by the blocked kernel
     [InlineData(DType.F32, 1100, 8, 4096, false, true, 0.0)]   // C of 17 MiB, past the outer form: streamed
+    [InlineData(DType.F32, 8, 1100, 4096, true, false, 0.5)]   // dA with x of 17 MiB: the row form prefetches
+    [InlineData(DType.F32, 4096, 1100, 8, true, false, 0.0)]   // dB with dy of 17 MiB
     public void LoraShapesMatchReference(DType dtype, int m, int k, int n, bool transA, bool transB, double beta)
     {
         Check(dtype, 1, m, k, n, transA, transB, Layout.Contiguous, 1, beta);

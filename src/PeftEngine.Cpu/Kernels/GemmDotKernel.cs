@@ -90,12 +90,13 @@ internal static unsafe class GemmDotKernel<TOps, TV, T>
 
     /// <summary>acc[8 r + c] += a_r[p] · b_c[p] lane-wise over p in [p0, p1), for rows a[0..3) and columns b[0..8):
     /// 24 accumulators, for 32-register vector units; 11 vector loads per 24 multiply-adds, and every vector of a
-    /// row of A (the long operand of x · Aᵀ at rank 8) loaded once. The same span of the three rows
-    /// <paramref name="next"/> (the block a caller takes next, or <paramref name="a"/> itself for none) is prefetched
-    /// into L1 on the way, one line per row and step: rows of x that come from memory in short runs are more than the
-    /// hardware prefetcher alone keeps up with.</summary>
+    /// row of A (the long operand of x · Aᵀ at rank 8) loaded once. With <see cref="WithPrefetch"/>, the same span of
+    /// the three rows <paramref name="next"/> (the block a caller takes next) is prefetched into L1 on the way, one
+    /// line per row and step: rows of x that come from memory in short runs are more than the hardware prefetcher
+    /// alone keeps up with.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Accumulate3x8(T** a, T** b, int p0, int p1, T* acc, T** next)
+    public static void Accumulate3x8<TPrefetch>(T** a, T** b, int p0, int p1, T* acc, T** next)
+        where TPrefetch : IPrefetchChoice
     {
         T* a0 = a[0], a1 = a[1], a2 = a[2];
         T* n0 = next[0], n1 = next[1], n2 = next[2];
@@ -110,7 +111,7 @@ internal static unsafe class GemmDotKernel<TOps, TV, T>
         for (int p = p0; p < p1; p += w)
         {
             TV x0 = TOps.Load(a0 + p), x1 = TOps.Load(a1 + p), x2 = TOps.Load(a2 + p);
-            if (Sse.IsSupported)
+            if (TPrefetch.On && Sse.IsSupported)
             {
                 Sse.Prefetch0(n0 + p);
                 Sse.Prefetch0(n1 + p);
@@ -142,11 +143,12 @@ internal static unsafe class GemmDotKernel<TOps, TV, T>
     }
 
     /// <summary>Adds the stretch [p0, p1) to a rows x cols block with the kernel for that shape (4 x 4, 4 x 6 or
-    /// 3 x 8; the last prefetches the rows <paramref name="next"/>).</summary>
+    /// 3 x 8; the last prefetches the rows <paramref name="next"/> when <paramref name="prefetch"/> is set).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Accumulate(int rows, int cols, T** a, T** b, int p0, int p1, T* acc, T** next)
+    public static void Accumulate(int rows, int cols, T** a, T** b, int p0, int p1, T* acc, T** next, bool prefetch)
     {
-        if (rows == 3) Accumulate3x8(a, b, p0, p1, acc, next);
+        if (rows == 3 && prefetch) Accumulate3x8<WithPrefetch>(a, b, p0, p1, acc, next);
+        else if (rows == 3) Accumulate3x8<WithoutPrefetch>(a, b, p0, p1, acc, next);
         else if (cols == 6) Accumulate4x6(a, b, p0, p1, acc);
         else Accumulate4x4(a, b, p0, p1, acc);
     }

@@ -92,14 +92,14 @@ internal static unsafe class GemmDotRows<TOps, TV, T>
                     {
                         SetRows(x, (int)(g0 + bi) * rows);
                         // The rows to prefetch: the block that follows in this walk (the group's next block, or its
-                        // first one in the next stretch) when x comes from memory; this block's own (a no-op) when not.
+                        // first one in the next stretch).
                         bool last = bi + 1 == blocks;
-                        SetRows(next, (int)(!prefetch ? g0 + bi : last ? g0 : g0 + bi + 1) * rows);
-                        int shift = prefetch && last && p1 + stretch <= kv ? stretch : 0;
+                        SetRows(next, (int)(last ? g0 : g0 + bi + 1) * rows);
+                        int shift = last && p1 + stretch <= kv ? stretch : 0;
                         for (int r = 0; r < rows; r++) next[r] += shift;
                         T* blockSums = acc + bi * blockAcc;
                         for (int j0 = 0; j0 < n; j0 += Width(j0))
-                            GemmDotKernel<TOps, TV, T>.Accumulate(rows, Width(j0), x, cols + j0, p0, p1, blockSums + rows * j0 * w, next);
+                            GemmDotKernel<TOps, TV, T>.Accumulate(rows, Width(j0), x, cols + j0, p0, p1, blockSums + rows * j0 * w, next, prefetch);
                     }
                 }
                 for (int bi = 0; bi < blocks; bi++)

@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics.X86;
 
 namespace PeftEngine.Cpu;
 
@@ -19,9 +20,14 @@ namespace PeftEngine.Cpu;
 internal static unsafe class GemmRowUpdate<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     /// <summary>c_r[0..n) = Σ_{q&lt;4} a[r·lda + q·sa] · b_q[0..n) + c_r[0..n) for the four rows r of C
-    /// (c + r·ldc) and the four rows q of B (b + q·ldb): steps p..p+3 of k for rows i..i+3.</summary>
+    /// (c + r·ldc) and the four rows q of B (b + q·ldb): steps p..p+3 of k for rows i..i+3. The same columns of the
+    /// four rows from <paramref name="next"/> on (ldb apart) are prefetched into
+    /// L1 on the way, one line per row and step, when <typeparamref name="TPrefetch"/> says so (a type argument, so
+    /// that the loop without prefetches carries no trace of them: this loop's loads and stores already fill the
+    /// memory ports).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Rank4x4(T* a, long lda, long sa, T* b, long ldb, T* c, long ldc, int n)
+    public static void Rank4x4<TPrefetch>(T* a, long lda, long sa, T* b, long ldb, T* c, long ldc, int n, T* next)
+        where TPrefetch : IPrefetchChoice
     {
         // (4 rows of C, 4 steps of k): the 16 multipliers
         var a00 = GemmVector512<T>.Splat(a[0]); var a01 = GemmVector512<T>.Splat(a[sa]);
@@ -35,11 +41,19 @@ internal static unsafe class GemmRowUpdate<T> where T : unmanaged, IFloatingPoin
         var a32 = GemmVector512<T>.Splat(a3[2 * sa]); var a33 = GemmVector512<T>.Splat(a3[3 * sa]);
         T* b1 = b + ldb, b2 = b1 + ldb, b3 = b2 + ldb;
         T* c1 = c + ldc, c2 = c1 + ldc, c3 = c2 + ldc;
+        T* n1 = next + ldb, n2 = n1 + ldb, n3 = n2 + ldb;
         int w = GemmVector512<T>.Count;
         for (int j = 0; j + w <= n; j += w)
         {
             var x0 = GemmVector512<T>.Load(b + j); var x1 = GemmVector512<T>.Load(b1 + j);
             var x2 = GemmVector512<T>.Load(b2 + j); var x3 = GemmVector512<T>.Load(b3 + j);
+            if (TPrefetch.On && Sse.IsSupported)
+            {
+                Sse.Prefetch0(next + j);
+                Sse.Prefetch0(n1 + j);
+                Sse.Prefetch0(n2 + j);
+                Sse.Prefetch0(n3 + j);
+            }
             var y = GemmVector512<T>.Load(c + j);
             y = GemmVector512<T>.MulAdd(a00, x0, y); y = GemmVector512<T>.MulAdd(a01, x1, y);
             y = GemmVector512<T>.MulAdd(a02, x2, y); y = GemmVector512<T>.MulAdd(a03, x3, y);
