@@ -127,7 +127,15 @@ internal static unsafe class GemmDotRows<TOps, TV, T>
             for (int r = 0; r < rows; r++) x[r] = a + Math.Min(i0 + r, m - 1) * ra;
         }
 
-        if (parallel) CpuParallel.For(groups, (long)group * rows * n * k, Groups);
+        // One contiguous range of groups per thread, the same on every call: each core then finds its share of x
+        // where it left it, in its own part of the cache (2 threads, 512 x 4096 x 8: +11–13% over handing out
+        // groups as threads come free).
+        int tasks = parallel ? Math.Clamp(CpuParallel.Threads, 1, groups) : 1;
+        if (tasks > 1)
+            CpuParallel.For(tasks, (long)m * n * k / tasks, (t0, t1) =>
+            {
+                for (long t = t0; t < t1; t++) Groups(groups * t / tasks, groups * (t + 1) / tasks);
+            });
         else Groups(0, groups);
     }
 }
