@@ -16,8 +16,8 @@ namespace PeftEngine.Cpu;
 /// exactly once. The blocks' lane-wise partial sums wait in memory between stretches (<see cref="AccBytes"/>).
 /// </para>
 /// <para>
-/// Blocks are 3 x 8 when the columns come in eights and the vector unit has 32 registers (each vector of x loaded
-/// once per eight columns), otherwise 4 x 6 and 4 x 4 (<see cref="GemmDotKernel{TOps, TV, T}"/>). Rows and columns
+/// Blocks are 3 x 8 when C has exactly eight columns and the vector unit has 32 registers (each vector of x loaded
+/// once), otherwise 4 x 6 and 4 x 4 (<see cref="GemmDotKernel{TOps, TV, T}"/>). Rows and columns
 /// past the edge repeat the last one; their results are dropped.
 /// </para>
 /// </summary>
@@ -45,7 +45,7 @@ internal static unsafe class GemmDotRows<TOps, TV, T>
 
     /// <summary>x at least this large is taken to come from memory rather than the last-level cache, and the 3 x 8
     /// blocks prefetch the next block's rows into L1. Measured at r = 8 (width 4096, 2 threads, interleaved against
-    /// no prefetch): 2048 tokens (32 MiB) +28–38%, 1024 tokens (16 MiB) +6–18%, but 512 tokens (8 MiB) −9–+6% and
+    /// no prefetch): 2048 tokens (32 MiB) +28–38%, 1024 tokens (16 MiB) +6–18%, but 512 tokens (8 MiB) −27–+6% and
     /// 32 tokens (x in L2) −5–−23%, where the prefetched lines push the stretch of A out of L1.</summary>
     private const long PrefetchMinBytes = 16L << 20;
 
