@@ -153,18 +153,25 @@ internal static unsafe class GemmDotKernel<TOps, TV, T>
         else Accumulate4x4(a, b, p0, p1, acc);
     }
 
-    /// <summary>s[cols r + c] = the lanes of acc[cols r + c] added, then a_r[p] · b_c[p] for the leftover elements
-    /// p in [kv, k) in order: the finished dot products of a rows x cols block.</summary>
+    /// <summary>Finishes a rows x cols block and writes it to C: each sum is the lanes of acc[cols r + c] added, then
+    /// a_r[p] · b_c[p] for the leftover elements p in [kv, k) in order; C[r, c] (rows ldc apart) becomes alpha · sum +
+    /// beta · C[r, c] for the first <paramref name="validRows"/> rows and <paramref name="validCols"/> columns (those
+    /// past the edge of C are dropped).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Finish(int rows, int cols, T** a, T** b, int kv, int k, T* acc, T* s)
+    public static void Finish(int rows, int cols, T** a, T** b, int kv, int k, T* acc, T* c, long ldc, int validRows,
+        int validCols, T alpha, T beta)
     {
         int w = TOps.Count;
+        T* s = stackalloc T[rows * cols];
         for (int e = 0; e < rows * cols; e++) s[e] = TOps.Sum(TOps.Load(acc + e * w));
         for (int p = kv; p < k; p++)
             for (int r = 0; r < rows; r++)
             {
                 T x = a[r][p];
-                for (int c = 0; c < cols; c++) s[r * cols + c] = T.FusedMultiplyAdd(x, b[c][p], s[r * cols + c]);
+                for (int q = 0; q < cols; q++) s[r * cols + q] = T.FusedMultiplyAdd(x, b[q][p], s[r * cols + q]);
             }
+        for (int r = 0; r < Math.Min(rows, validRows); r++)
+            for (int q = 0; q < Math.Min(cols, validCols); q++)
+                GemmVectorPath<T>.Write(c + r * ldc + q, s[r * cols + q], alpha, beta);
     }
 }

@@ -78,8 +78,8 @@ internal static unsafe class GemmDotRows<TOps, TV, T>
             using var accBlock = new PooledBlock<T>((long)group * blockAcc);
             T* acc = accBlock.Ptr;
             T** x = stackalloc T*[4], next = stackalloc T*[4];
+            SetRows(next, 0);                                               // read only when prefetching
             T** cols = stackalloc T*[padded];
-            T* s = stackalloc T[rows * 8];
             for (int j = 0; j < padded; j++) cols[j] = b + Math.Min(j, n - 1) * cb;
             for (long g0 = r0; g0 < r1; g0 += group)
             {
@@ -91,12 +91,15 @@ internal static unsafe class GemmDotRows<TOps, TV, T>
                     for (int bi = 0; bi < blocks; bi++)
                     {
                         SetRows(x, (int)(g0 + bi) * rows);
-                        // The rows to prefetch: the block that follows in this walk (the group's next block, or its
-                        // first one in the next stretch).
-                        bool last = bi + 1 == blocks;
-                        SetRows(next, (int)(last ? g0 : g0 + bi + 1) * rows);
-                        int shift = last && p1 + stretch <= kv ? stretch : 0;
-                        for (int r = 0; r < rows; r++) next[r] += shift;
+                        if (prefetch)
+                        {
+                            // The rows to prefetch: the block that follows in this walk (the group's next block, or
+                            // its first one in the next stretch).
+                            bool last = bi + 1 == blocks;
+                            SetRows(next, (int)(last ? g0 : g0 + bi + 1) * rows);
+                            int shift = last && p1 + stretch <= kv ? stretch : 0;
+                            for (int r = 0; r < rows; r++) next[r] += shift;
+                        }
                         T* blockSums = acc + bi * blockAcc;
                         for (int j0 = 0; j0 < n; j0 += Width(j0))
                             GemmDotKernel<TOps, TV, T>.Accumulate(rows, Width(j0), x, cols + j0, p0, p1, blockSums + rows * j0 * w, next, prefetch);
@@ -108,11 +111,8 @@ internal static unsafe class GemmDotRows<TOps, TV, T>
                     SetRows(x, i0);
                     for (int j0 = 0; j0 < n; j0 += Width(j0))
                     {
-                        int width = Width(j0);
-                        GemmDotKernel<TOps, TV, T>.Finish(rows, width, x, cols + j0, kv, k, acc + bi * blockAcc + rows * j0 * w, s);
-                        for (int r = 0; r < rows && i0 + r < m; r++)
-                            for (int jj = 0; jj < width && j0 + jj < n; jj++)
-                                GemmVectorPath<T>.Write(c + (i0 + r) * ldc + j0 + jj, s[r * width + jj], alpha, beta);
+                        GemmDotKernel<TOps, TV, T>.Finish(rows, Width(j0), x, cols + j0, kv, k, acc + bi * blockAcc + rows * j0 * w,
+                            c + i0 * ldc + j0, ldc, m - i0, n - j0, alpha, beta);
                     }
                 }
             }

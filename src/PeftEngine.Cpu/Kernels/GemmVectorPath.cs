@@ -160,7 +160,6 @@ internal static unsafe class GemmVectorPath<T> where T : unmanaged, IFloatingPoi
             {
                 int w = TOps.Count, kv = k - k % w;
                 T* acc = stackalloc T[16 * w];
-                T* s = stackalloc T[16];
                 T** x = stackalloc T*[4];
                 T** cols = stackalloc T*[4];
                 for (long cbk = c0; cbk < c1; cbk++)
@@ -172,10 +171,7 @@ internal static unsafe class GemmVectorPath<T> where T : unmanaged, IFloatingPoi
                         for (int r = 0; r < 4; r++) x[r] = ar + Math.Min(i0 + r, m - 1) * ra;
                         new Span<T>(acc, 16 * w).Clear();
                         GemmDotKernel<TOps, TV, T>.Accumulate4x4(x, cols, 0, kv, acc);
-                        GemmDotKernel<TOps, TV, T>.Finish(4, 4, x, cols, kv, k, acc, s);
-                        for (int r = 0; r < 4 && i0 + r < m; r++)
-                            for (int q = 0; q < 4 && j0 + q < n; q++)
-                                Write(c + (i0 + r) * ldc + j0 + q, s[r * 4 + q], alpha, beta);
+                        GemmDotKernel<TOps, TV, T>.Finish(4, 4, x, cols, kv, k, acc, c + i0 * ldc + j0, ldc, m - i0, n - j0, alpha, beta);
                     }
                 }
             }
