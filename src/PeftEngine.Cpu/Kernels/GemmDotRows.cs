@@ -43,6 +43,12 @@ internal static unsafe class GemmDotRows<TOps, TV, T>
     /// group's size: eight 3 x 8 blocks, 24 rows of x, at r = 8).</summary>
     private const int AccBytes = 12 * 1024;
 
+    /// <summary>Multiply-adds each thread gets at the least; a smaller product runs on fewer threads. Two threads
+    /// against one at r = 8 (width 4096 unless stated): 24 tokens (786 K) 78–85 against 110–112 GFLOP/s, 64 tokens at
+    /// width 1024 (524 K) 60–61 against 80–84; 40 tokens (1.3 M) 104–110 against 96–97, and r = 16 at 32 tokens
+    /// (2 M) 142–146 against 103–106.</summary>
+    private const long MinTaskWork = 1 << 19;
+
     /// <summary>x at least this large is taken to come from memory rather than the last-level cache, and the 3 x 8
     /// blocks prefetch the next block's rows into L1. Measured at r = 8 (width 4096, 2 threads, interleaved against
     /// no prefetch): 2048 tokens (32 MiB) +28–38%, 1024 tokens (16 MiB) +6–18%, but 512 tokens (8 MiB) −27–+6% and
@@ -130,7 +136,7 @@ internal static unsafe class GemmDotRows<TOps, TV, T>
         // where it left it, in its own part of the cache (2 threads, 512 x 4096 x 8: +11–13% over handing out
         // groups as threads come free). The ranges differ by at most one block (whole groups per thread left one
         // thread 48 blocks against 38 at 256 tokens; the even split measured +12–15% there, +5% at 128 tokens).
-        int tasks = parallel ? Math.Clamp(CpuParallel.Threads, 1, rowBlocks) : 1;
+        int tasks = parallel ? (int)Math.Clamp((long)m * n * k / MinTaskWork, 1, Math.Min(CpuParallel.Threads, rowBlocks)) : 1;
         if (tasks > 1)
             CpuParallel.For(tasks, (long)m * n * k / tasks, (t0, t1) =>
             {
