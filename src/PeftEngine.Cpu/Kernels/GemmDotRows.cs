@@ -135,7 +135,7 @@ internal static unsafe class GemmDotRows<TOps, TV, T>
         // One contiguous range of row blocks per thread, the same on every call: each core then finds its share of x
         // where it left it, in its own part of the cache (2 threads, 512 x 4096 x 8: +11–13% over handing out
         // groups as threads come free). The ranges differ by at most one block (whole groups per thread left one
-        // thread 48 blocks against 38 at 256 tokens; the even split measured +12–15% there, +5% at 128 tokens).
+        // thread 48 blocks against 38 at 256 tokens; the even split measured +12–15% there, +2–7% at 128 tokens).
         int tasks = parallel ? (int)Math.Clamp((long)m * n * k / MinTaskWork, 1, Math.Min(CpuParallel.Threads, rowBlocks)) : 1;
         if (tasks > 1)
             CpuParallel.For(tasks, (long)m * n * k / tasks, (t0, t1) =>
