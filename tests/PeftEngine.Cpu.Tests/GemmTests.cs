@@ -166,7 +166,7 @@ public class GemmTests
     }
 
     [Theory]
-    [InlineData(DType.F32, 301, 4100, 8, 1.0, 0.0)]   // 3 x 8 blocks: 4 stretches of 1024, 13 groups (the last short), a row and 4 elements of k left over
+    [InlineData(DType.F32, 301, 4100, 8, 1.0, 0.0)]   // 3 x 8 blocks: 4 stretches of 1024, groups of 8 row blocks (the last of each thread short), a row and 4 elements of k left over
     [InlineData(DType.F32, 130, 3000, 4, -0.5, 1.0)]  // 4 x 4 blocks: 2 stretches (1504 and 1488), a tail of 8
     [InlineData(DType.F32, 77, 2051, 6, 2.0, 0.5)]    // one 4 x 6 block per row block: 2 stretches of 1024, a tail of 3
     [InlineData(DType.F32, 90, 2050, 5, 1.0, 0.0)]    // 4 x 4 blocks over 8 columns, the last 3 past the edge; 2 stretches, a tail of 2
